@@ -1,0 +1,1 @@
+"""PostgreSQL access: the embedded server, engines, migrations and the transaction runner."""

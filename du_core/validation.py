@@ -1,0 +1,148 @@
+"""Validation at the edge of the core: text that users type, checked once, the same everywhere."""
+
+from __future__ import annotations
+
+import unicodedata
+from datetime import date
+from typing import Annotated, Any, TypeVar
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import ValidationError as PydanticError
+
+from du_core.errors import InvalidInput
+
+M = TypeVar("M", bound=BaseModel)
+
+
+class Request(BaseModel):
+    """Base of every service request: unknown fields are an error, not silently dropped."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
+
+
+class View(BaseModel):
+    """Base of every service result: what front ends render and `--json` prints as is."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+
+def parse(model: type[M], **data: Any) -> M:
+    """Build a request model, turning pydantic's errors into InvalidInput without echoing input.
+
+    Raises:
+        InvalidInput: naming the first bad field; details list every problem (never the values,
+            which may be passwords).
+    """
+    try:
+        return model(**data)
+    except PydanticError as exc:
+        problems = [
+            {"field": ".".join(str(p) for p in e["loc"]) or "input", "problem": _clean(e["msg"])}
+            for e in exc.errors(include_input=False, include_url=False)
+        ]
+        first = problems[0]
+        raise InvalidInput(f"{first['field']}: {first['problem']}", details={"errors": problems}) from None
+
+
+def _clean(message: str) -> str:
+    return message.removeprefix("Value error, ").removeprefix("Assertion failed, ")
+
+
+# Characters that change what a terminal shows (escape sequences, bidirectional overrides,
+# zero-width characters) or are not characters at all.
+_FORBIDDEN_CATEGORIES = {"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"}
+_NAME_PUNCTUATION = set(" -'.,’")
+
+
+def clean_name(value: str, *, field: str = "name", max_length: int = 200) -> str:
+    """Return a person's name in NFC with single spaces; reject control and invisible characters."""
+    value = unicodedata.normalize("NFC", value)
+    bad = [ch for ch in value if unicodedata.category(ch) in _FORBIDDEN_CATEGORIES]
+    if bad:
+        raise ValueError(f"{field} contains control or invisible characters (U+{ord(bad[0]):04X})")
+    value = " ".join(value.split())
+    if not value:
+        raise ValueError(f"{field} is empty")
+    if len(value) > max_length:
+        raise ValueError(f"{field} is longer than {max_length} characters")
+    for ch in value:
+        if ch in _NAME_PUNCTUATION:
+            continue
+        if unicodedata.category(ch)[0] not in "LM":
+            raise ValueError(f"{field} may hold letters, spaces and - ' . , only (found {ch!r})")
+    if not any(unicodedata.category(ch)[0] == "L" for ch in value):
+        raise ValueError(f"{field} needs at least one letter")
+    return value
+
+
+def clean_text(value: str, *, field: str, max_length: int) -> str:
+    """Free text (notes, addresses): NFC, no control or invisible characters except newlines."""
+    value = unicodedata.normalize("NFC", value).strip()
+    for ch in value:
+        if ch != "\n" and unicodedata.category(ch) in _FORBIDDEN_CATEGORIES:
+            raise ValueError(f"{field} contains control or invisible characters (U+{ord(ch):04X})")
+    if len(value) > max_length:
+        raise ValueError(f"{field} is longer than {max_length} characters")
+    return value
+
+
+def clean_email(value: str) -> str:
+    """Return the normalised, lower-case address; the domain is checked for syntax, not looked up."""
+    from email_validator import EmailNotValidError, validate_email
+
+    try:
+        info = validate_email(value, check_deliverability=False)
+    except EmailNotValidError as exc:
+        raise ValueError(f"not a valid email address: {exc}") from None
+    return info.normalized.lower()
+
+
+def clean_phone(value: str) -> str:
+    """Return the number in E.164 (+84912345678); it must carry its country code and be valid."""
+    import phonenumbers
+
+    raw = value.strip()
+    if not raw.startswith("+"):
+        raise ValueError("give the phone number in international form, starting with + and the country code")
+    try:
+        number = phonenumbers.parse(raw, None)
+    except phonenumbers.NumberParseException:
+        raise ValueError("not a phone number") from None
+    if not phonenumbers.is_valid_number(number):
+        raise ValueError("not a valid phone number for its country")
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+def clean_country(value: str, *, field: str = "country") -> str:
+    """Return an ISO 3166-1 alpha-2 code (upper case)."""
+    import pycountry
+
+    code = value.strip().upper()
+    if len(code) != 2 or pycountry.countries.get(alpha_2=code) is None:
+        raise ValueError(f"{field} must be an ISO 3166-1 alpha-2 country code such as VN or US")
+    return code
+
+
+MIN_AGE = 18
+
+
+def clean_birth_date(value: date, *, today: date | None = None) -> date:
+    """A date of birth: in the past, at least MIN_AGE years ago, at most 130."""
+    today = today or date.today()
+    if value > today:
+        raise ValueError("date of birth is in the future")
+    age = today.year - value.year - ((today.month, today.day) < (value.month, value.day))
+    if age < MIN_AGE:
+        raise ValueError(f"clients must be at least {MIN_AGE} years old")
+    if age > 130:
+        raise ValueError("date of birth is more than 130 years ago")
+    return value
+
+
+# Field types for requests: each validates and normalises once, wherever it is used.
+
+Email = Annotated[str, Field(max_length=254), AfterValidator(clean_email)]
+Phone = Annotated[str, Field(max_length=32), AfterValidator(clean_phone)]
+PersonName = Annotated[str, Field(max_length=400), AfterValidator(lambda v: clean_name(v, field="full name"))]
+Country = Annotated[str, Field(max_length=8), AfterValidator(clean_country)]
+BirthDate = Annotated[date, AfterValidator(clean_birth_date)]
