@@ -115,9 +115,12 @@ def _with_keyring(fn: Callable[[Any], T], *, missing_ok: bool = False) -> T | No
             from keyring.backends import chainer, fail
 
             backend = keyring.get_keyring()
+            # keyring rates backends below priority 1 (plain files, for one) as not secure; such a
+            # backend is used only when the user chose it explicitly.
+            chosen = bool(os.environ.get("PYTHON_KEYRING_BACKEND"))
             if isinstance(backend, fail.Keyring) or (
                 isinstance(backend, chainer.ChainerBackend) and not backend.backends
-            ):
+            ) or (not chosen and getattr(backend, "priority", 0) < 1):
                 outcome["missing"] = True
                 return
             outcome["value"] = fn(backend)

@@ -93,7 +93,7 @@ def current(session: Session) -> dict[str, Any]:
     if cached is None:
         from sqlalchemy import text
 
-        rows = dict(session.execute(text("SELECT key, value FROM platform_settings")).tuples().all())
+        rows = {k: v for k, v in session.execute(text("SELECT key, value FROM platform_settings"))}
         cached = {k: (_from_json(k, rows[k]) if k in rows else spec.default) for k, spec in CATALOG.items()}
         session.info["platform_settings"] = cached
     return cached

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from functools import lru_cache
 from typing import TYPE_CHECKING
 
 from du_core.config import Settings
@@ -122,13 +121,21 @@ def upgrade(engine: Engine, revision: str = "head") -> None:
             conn.commit()
 
 
-@lru_cache(maxsize=8)
-def _engine_for(url: str) -> Engine:
-    engine = create(url)
-    ensure_schema(engine)
-    return engine
+_ENGINES: dict[str, Engine] = {}
 
 
 def get_engine(settings: Settings) -> Engine:
     """The process-wide engine of `settings`, with its schema current."""
-    return _engine_for(resolve_url(settings))
+    url = resolve_url(settings)
+    engine = _ENGINES.get(url)
+    if engine is None:
+        engine = create(url)
+        ensure_schema(engine)
+        _ENGINES[url] = engine
+    return engine
+
+
+def dispose_all() -> None:
+    """Close every pooled connection (before a database is dropped, or a fork)."""
+    while _ENGINES:
+        _ENGINES.popitem()[1].dispose()
