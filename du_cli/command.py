@@ -55,7 +55,13 @@ def command(app: typer.Typer, name: str | None = None, *, title: str | None = No
     """Register `fn` as a command of `app` with the output options and the error boundary."""
 
     def decorate(fn: Callable[..., Any]) -> Callable[..., Any]:
-        sig = inspect.signature(fn, eval_str=True)
+        # Typer reads the parameters' Annotated options, so string annotations are evaluated here;
+        # the return annotation is left alone (it may name a type imported only for checking).
+        sig = inspect.signature(fn)
+        params = [
+            p.replace(annotation=eval(p.annotation, fn.__globals__)) if isinstance(p.annotation, str) else p  # noqa: S307
+            for p in sig.parameters.values()
+        ]
         extra = [
             inspect.Parameter("json_flag", inspect.Parameter.KEYWORD_ONLY, default=False, annotation=JsonFlag),
             inspect.Parameter("output", inspect.Parameter.KEYWORD_ONLY, default=None, annotation=OutputOpt),
@@ -72,7 +78,8 @@ def command(app: typer.Typer, name: str | None = None, *, title: str | None = No
             guarded(lambda: render(result, fmt, title=title), as_json=fmt == "json")
 
         wrapper.__signature__ = sig.replace(  # type: ignore[attr-defined]
-            parameters=[*sig.parameters.values(), *extra])
+            parameters=[*params, *extra], return_annotation=inspect.Signature.empty)
+        wrapper.__annotations__ = {p.name: p.annotation for p in [*params, *extra]}
         app.command(name, **kwargs)(wrapper)
         return fn
 

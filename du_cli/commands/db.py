@@ -2,28 +2,22 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel
+from typing import TYPE_CHECKING
 
 import typer
 
 from du_cli.command import command
 
+if TYPE_CHECKING:
+    from du_core.db.status import DbStatus
+
 app = typer.Typer(help="The database: status, start, stop and migrations.", no_args_is_help=True)
-
-
-class DbStatus(BaseModel):
-    mode: str
-    url: str
-    running: bool
-    schema_version: str | None
-    schema_head: str
-    data_dir: str | None = None
-    pid: int | None = None
 
 
 def _status(start: bool) -> DbStatus:
     from du_core.db import embedded
     from du_core.db.engine import SCHEMA_HEAD, check_connection_error, create, describe, resolve_url
+    from du_core.db.status import DbStatus
 
     from du_cli.context import settings
 

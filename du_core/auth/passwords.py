@@ -33,6 +33,11 @@ def common_passwords() -> frozenset[str]:
     return frozenset(line for line in text.splitlines() if line and not line.startswith("#"))
 
 
+# Keyboard rows and runs: "qwertyuiopasdf" is long and in no list, and still guessed at once.
+_SEQUENCES = ("abcdefghijklmnopqrstuvwxyz", "qwertyuiopasdfghjklzxcvbnm", "qwertzuiopasdfghjklyxcvbnm",
+              "azertyuiopqsdfghjklmwxcvbn", "1234567890" * 4, "1qaz2wsx3edc4rfv5tgb6yhn7ujm8ik9ol0p")
+
+
 def normalise(password: str) -> str:
     """NFC, so that the same password typed on two keyboards hashes the same."""
     return unicodedata.normalize("NFC", password)
@@ -51,7 +56,8 @@ def policy_problem(password: str, *, identifiers: tuple[str, ...] = ()) -> str |
     common = common_passwords()
     # "password2024!!" is as guessable as "password": try it without its trailing digits and symbols.
     stem = lowered.rstrip("0123456789!@#$%^&*.?-_ ")
-    if lowered in common or (len(stem) >= 4 and stem in common) or len(set(lowered)) <= 2:
+    if (lowered in common or (len(stem) >= 4 and stem in common) or len(set(lowered)) <= 2
+            or any(lowered in seq or lowered in seq[::-1] for seq in _SEQUENCES)):
         return "the password is too common; choose a longer phrase of your own"
     for ident in identifiers:
         if ident and len(ident) >= 4 and ident.lower() in lowered:
