@@ -153,6 +153,8 @@ class Du:
         os.environ["DU_DATABASE_URL"] = self.url
         os.environ.update(env or {})
         context._settings.cache_clear()
+        if "keyring.core" in sys.modules:  # a real process chooses its keyring once; so must each call
+            sys.modules["keyring.core"]._keyring_backend = None
         sys.argv, sys.stdin = ["du", *args], io.StringIO(input or "")
         code = 0
         try:
