@@ -1,0 +1,71 @@
+#compdef du
+# zsh completion for du (Digital Utopia), through zsh's bash completion layer.
+autoload -U +X bashcompinit && bashcompinit
+_du() {
+    local cur="${COMP_WORDS[COMP_CWORD]}" path="" word candidate known words_here=""
+    known=('admin' 'admin audit' 'admin audit list' 'admin audit verify' 'admin bootstrap' 'admin settings' 'admin settings show' 'admin settings update' 'admin users' 'admin users list' 'admin users show' 'admin users update' 'auth' 'auth change-password' 'auth forgot-password' 'auth login' 'auth logout' 'auth mfa' 'auth mfa confirm' 'auth mfa disable' 'auth mfa enable' 'auth refresh' 'auth register' 'auth reset-password' 'auth sessions' 'auth sessions list' 'auth sessions revoke' 'auth verify' 'auth whoami' 'client' 'client onboarding' 'client onboarding complete' 'client onboarding status' 'client preferences' 'client preferences show' 'client preferences update' 'client profile' 'client profile show' 'client profile update' 'client settings' 'client settings show' 'client settings update' 'db' 'db start' 'db status' 'db stop' 'db upgrade' 'users' 'users activity' 'users list' 'users role' 'users show')
+    for word in "${COMP_WORDS[@]:1:COMP_CWORD-1}"; do
+        [[ "$word" == -* ]] && continue
+        candidate="${path:+$path }$word"
+        for k in "${known[@]}"; do
+            if [[ "$k" == "$candidate" ]]; then path="$candidate"; break; fi
+        done
+    done
+    case "$path" in
+        '') words_here='admin auth client db users --database-url --help --json --output --profile --version' ;;
+        'admin') words_here='audit bootstrap settings users --help' ;;
+        'admin audit') words_here='list verify --help' ;;
+        'admin audit list') words_here='--action --actor --help --json --limit --outcome --output --page --since --target --until' ;;
+        'admin audit verify') words_here='--help --json --output' ;;
+        'admin bootstrap') words_here='--date-of-birth --email --full-name --help --json --nationality --output --password-stdin --phone' ;;
+        'admin settings') words_here='show update --help' ;;
+        'admin settings show') words_here='--help --json --output' ;;
+        'admin settings update') words_here='--help --json --output' ;;
+        'admin users') words_here='list show update --help' ;;
+        'admin users list') words_here='--help --json --limit --output --page --role --search --status' ;;
+        'admin users show') words_here='--help --json --output' ;;
+        'admin users update') words_here='--help --json --kyc-level --notes --output --role --status --yes' ;;
+        'auth') words_here='change-password forgot-password login logout mfa refresh register reset-password sessions verify whoami --help' ;;
+        'auth change-password') words_here='--help --json --output --password-stdin' ;;
+        'auth forgot-password') words_here='--email --help --json --output --phone' ;;
+        'auth login') words_here='--email --help --insecure-storage --json --otp --output --password-stdin --phone' ;;
+        'auth logout') words_here='--help --json --output' ;;
+        'auth mfa') words_here='confirm disable enable --help' ;;
+        'auth mfa confirm') words_here='--help --json --otp --output' ;;
+        'auth mfa disable') words_here='--help --json --otp --output' ;;
+        'auth mfa enable') words_here='--help --json --output' ;;
+        'auth refresh') words_here='--help --json --output' ;;
+        'auth register') words_here='--date-of-birth --email --full-name --help --json --nationality --output --password-stdin --phone --referral-code' ;;
+        'auth reset-password') words_here='--help --json --output --password-stdin --token-stdin' ;;
+        'auth sessions') words_here='list revoke --help' ;;
+        'auth sessions list') words_here='--help --json --output' ;;
+        'auth sessions revoke') words_here='--all-others --help --json --output' ;;
+        'auth verify') words_here='--channel --code-stdin --help --json --output --resend --token' ;;
+        'auth whoami') words_here='--help --json --output' ;;
+        'client') words_here='onboarding preferences profile settings --help' ;;
+        'client onboarding') words_here='complete status --help' ;;
+        'client onboarding complete') words_here='--help --json --output --step' ;;
+        'client onboarding status') words_here='--help --json --output' ;;
+        'client preferences') words_here='show update --help' ;;
+        'client preferences show') words_here='--help --json --output' ;;
+        'client preferences update') words_here='--clear-goals --experience --goal --help --horizon-years --json --output --risk-tolerance --trading-style' ;;
+        'client profile') words_here='show update --help' ;;
+        'client profile show') words_here='--help --json --output' ;;
+        'client profile update') words_here='--address-line --base-currency --city --country --date-of-birth --full-name --help --json --nationality --occupation --output --postal-code' ;;
+        'client settings') words_here='show update --help' ;;
+        'client settings show') words_here='--help --json --output' ;;
+        'client settings update') words_here='--help --json --language --no-notify-email --no-notify-marketing --no-notify-price-alerts --no-notify-sms --no-notify-trades --notify-email --notify-marketing --notify-price-alerts --notify-sms --notify-trades --output --timezone' ;;
+        'db') words_here='start status stop upgrade --help' ;;
+        'db start') words_here='--help --json --output' ;;
+        'db status') words_here='--help --json --output' ;;
+        'db stop') words_here='--help --json --output' ;;
+        'db upgrade') words_here='--help --json --output' ;;
+        'users') words_here='activity list role show --help' ;;
+        'users activity') words_here='--help --json --limit --output --page' ;;
+        'users list') words_here='--help --json --limit --output --page --role --search --status' ;;
+        'users role') words_here='--help --json --no-permissions --output --permission --role' ;;
+        'users show') words_here='--help --json --output' ;;
+    esac
+    COMPREPLY=($(compgen -W "$words_here" -- "$cur"))
+}
+complete -o default -F _du du
