@@ -213,11 +213,23 @@ def mfa_enable():
     return call(mfa.enable)
 
 
-OtpArg = Annotated[str, typer.Option("--otp", help="The current 6-digit code.", prompt="One-time code")]
+OtpArg = Annotated[Optional[str], typer.Option("--otp", help="The current 6-digit code (asked for when omitted).")]
+
+
+def _otp(value: str | None) -> str:
+    import sys
+
+    from du_core.errors import InvalidInput
+
+    if value is not None:
+        return value
+    if not sys.stdin.isatty():
+        raise InvalidInput("give the code of your authenticator app with --otp")
+    return typer.prompt("One-time code")
 
 
 @command(mfa_app, "confirm")
-def mfa_confirm(otp: OtpArg):
+def mfa_confirm(otp: OtpArg = None):
     """Turn MFA on with a first code from your authenticator app."""
     from du_core.auth import mfa
     from du_core.auth.schemas import MfaCode
@@ -225,11 +237,11 @@ def mfa_confirm(otp: OtpArg):
 
     from du_cli.context import call
 
-    return call(mfa.confirm, parse(MfaCode, otp=otp))
+    return call(mfa.confirm, parse(MfaCode, otp=_otp(otp)))
 
 
 @command(mfa_app, "disable")
-def mfa_disable(otp: OtpArg):
+def mfa_disable(otp: OtpArg = None):
     """Turn MFA off (needs a current code)."""
     from du_core.auth import mfa
     from du_core.auth.schemas import MfaCode
@@ -237,7 +249,7 @@ def mfa_disable(otp: OtpArg):
 
     from du_cli.context import call
 
-    return call(mfa.disable, parse(MfaCode, otp=otp))
+    return call(mfa.disable, parse(MfaCode, otp=_otp(otp)))
 
 
 @command(sessions_app, "list")
