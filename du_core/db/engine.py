@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
 from du_core.config import Settings
 from du_core.errors import DatabaseUnavailable
 
 if TYPE_CHECKING:
-    from sqlalchemy.engine import Engine
+    from sqlalchemy.engine import Connection, Engine
 
 # The newest migration in du_core/db/migrations/versions; a test keeps the two in step. Comparing
 # against it lets every command check the schema without importing alembic.
@@ -79,30 +81,36 @@ def check_connection_error(exc: BaseException, url: str) -> DatabaseUnavailable 
     return None
 
 
-def ensure_schema(engine: Engine) -> str | None:
-    """Upgrade the database to SCHEMA_HEAD if it is behind; return the version found before."""
-    from sqlalchemy import text
-
+@contextmanager
+def connect(engine: Engine) -> Iterator[Connection]:
+    """A connection whose failure to connect raises DatabaseUnavailable instead of a driver error."""
     try:
-        with engine.connect() as conn:
-            current = conn.execute(
-                text("SELECT version_num FROM alembic_version")
-                if _has_version_table(conn) else text("SELECT NULL")
-            ).scalar()
+        conn = engine.connect()
     except Exception as exc:
         translated = check_connection_error(exc, engine.url.render_as_string(hide_password=False))
         if translated is not None:
             raise translated from None
         raise
+    with conn:
+        yield conn
+
+
+def schema_version(conn: Connection) -> str | None:
+    """The migration the database is at, or None for an empty database."""
+    from sqlalchemy import text
+
+    if not conn.execute(text("SELECT to_regclass('alembic_version') IS NOT NULL")).scalar():
+        return None
+    return conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
+
+
+def ensure_schema(engine: Engine) -> str | None:
+    """Upgrade the database to SCHEMA_HEAD if it is behind; return the version found before."""
+    with connect(engine) as conn:
+        current = schema_version(conn)
     if current != SCHEMA_HEAD:
         upgrade(engine)
     return current
-
-
-def _has_version_table(conn) -> bool:  # type: ignore[no-untyped-def]
-    from sqlalchemy import text
-
-    return bool(conn.execute(text("SELECT to_regclass('alembic_version') IS NOT NULL")).scalar())
 
 
 def upgrade(engine: Engine, revision: str = "head") -> None:
@@ -111,7 +119,7 @@ def upgrade(engine: Engine, revision: str = "head") -> None:
 
     from du_core.db import migrate
 
-    with engine.connect() as conn:
+    with connect(engine) as conn:
         conn.execute(text("SELECT pg_advisory_lock(:k)"), {"k": _UPGRADE_LOCK})
         try:
             migrate.upgrade(conn, revision)
