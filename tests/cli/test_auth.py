@@ -263,3 +263,14 @@ def test_json_error_document_shape(du):
     r = du("auth", "whoami", "--json")
     doc = json.loads(r.stderr)
     assert set(doc["error"]) == {"code", "message", "details"}
+
+
+def test_a_keyring_that_hangs_is_abandoned_after_the_deadline(du, monkeypatch):
+    from du_cli import credentials
+
+    monkeypatch.setattr(credentials, "KEYRING_TIMEOUT", 0.5)
+    du.register("hoa@example.com")
+    start = time.monotonic()
+    r = du("auth", "whoami", "--json", env={"PYTHON_KEYRING_BACKEND": "tests.slow_keyring.SlowKeyring"})
+    assert time.monotonic() - start < 5
+    assert r.exit_code == 8 and "did not answer" in r.error()["message"]

@@ -36,3 +36,13 @@ def test_schema_head_constant_matches_the_newest_migration():
     from du_core.db.engine import SCHEMA_HEAD
 
     assert migrate.head() == SCHEMA_HEAD
+
+
+def test_import_linter_contract_holds():
+    import shutil
+    import subprocess
+    import sys
+
+    lint = shutil.which("lint-imports") or str(Path(sys.executable).parent / "lint-imports")
+    done = subprocess.run([lint], cwd=ROOT, capture_output=True, text=True)
+    assert done.returncode == 0, done.stdout + done.stderr
