@@ -13,6 +13,7 @@
     │   ├── InsufficientFunds        insufficient_funds
     │   ├── Duplicate                duplicate
     │   ├── InvalidState             invalid_state
+    │   │   └── AuditTampered        audit_tampered
     │   ├── KycRequired              kyc_required
     │   └── RiskLimit                risk_limit
     ├── Throttled                                      wait, then retry
@@ -95,6 +96,12 @@ class Duplicate(Conflict):
 
 class InvalidState(Conflict):
     code = "invalid_state"
+
+
+class AuditTampered(InvalidState):
+    """The audit trail does not verify: a record was changed, removed or forged."""
+
+    code = "audit_tampered"
 
 
 class KycRequired(Conflict):

@@ -28,7 +28,10 @@ if TYPE_CHECKING:
 CHAINS = 16
 GENESIS = hashlib.sha256(b"digital-utopia audit genesis").digest()
 REDACTED = "[redacted]"
-_SECRET = re.compile(r"password|secret|token|otp|_hash$|^code$|verification_code|api_key", re.IGNORECASE)
+# Keys that hold a secret (password, new_password, mfa_secret, reset_token, password_hash, otp);
+# "access_token_minutes" is a setting about tokens, not a token, and stays readable.
+_SECRET = re.compile(r"(^|_)(password|passphrase|secret|token|otp|hash)$|^(code|verification_code|api_key)$",
+                     re.IGNORECASE)
 _FIELDS = (
     "chain", "seq", "occurred_at", "actor_id", "actor_role", "client", "profile", "device", "action",
     "target_type", "target_id", "outcome", "old_values", "new_values", "details",

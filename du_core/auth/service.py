@@ -67,6 +67,11 @@ def register(session: Session, actor: Actor, req: Register) -> UserSummary:
         InvalidInput: the password breaks the policy, or the referral code is unknown.
         Duplicate: the email or phone already has an account.
     """
+    return create_account(session, actor, req, role=Role.guest, action="auth.register")
+
+
+def create_account(session: Session, actor: Actor, req: Register, *, role: Role, action: str) -> UserSummary:
+    """Create an account of `role` with its profile and send verification codes (see register)."""
     problem = passwords.policy_problem(req.password.get_secret_value(), identifiers=(req.email.split("@")[0], req.phone))
     if problem:
         raise InvalidInput(problem, details={"field": "password"})
@@ -78,7 +83,7 @@ def register(session: Session, actor: Actor, req: Register) -> UserSummary:
         referrer = session.scalar(select(User.id).where(User.referral_code == req.referral_code.strip().upper()))
         if referrer is None:
             raise InvalidInput("unknown referral code", details={"field": "referral_code"})
-    user = User(id=uuid.uuid4(), email=req.email, phone=req.phone, role=Role.guest.value,
+    user = User(id=uuid.uuid4(), email=req.email, phone=req.phone, role=role.value,
                 password_hash=passwords.hash_password(req.password.get_secret_value()), referred_by=referrer)
     session.add(user)
     session.add(UserProfile(user_id=user.id, full_name=req.full_name, date_of_birth=req.date_of_birth,
@@ -86,7 +91,7 @@ def register(session: Session, actor: Actor, req: Register) -> UserSummary:
     session.flush()
     for channel in ("email", "phone"):
         _send_code(session, user, channel)
-    record(session, actor, "auth.register", target_type="user", target_id=user.id,
+    record(session, actor, action, target_type="user", target_id=user.id,
            new={"email": req.email, "phone": req.phone, "full_name": req.full_name,
                 "nationality": req.nationality, "referred_by": referrer, "role": user.role})
     return UserSummary(id=user.id, email=user.email, phone=user.phone, full_name=req.full_name,
