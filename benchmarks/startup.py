@@ -20,7 +20,7 @@ import time
 from pathlib import Path
 
 DU = str(Path(sys.executable).parent / "du")
-PASSWORD = "bench mark pass phrase 9"
+PASSWORD = "slow tortoises win races 9"
 
 
 def timed(args: list[str], env: dict[str, str], runs: int) -> dict[str, float]:

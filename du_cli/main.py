@@ -6,7 +6,11 @@ database stack nor pandas or textual.
 
 from __future__ import annotations
 
+import os
 import sys
+
+# pydantic otherwise scans every installed package's entry points for plugins at first use.
+os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")
 from typing import Annotated, Optional
 
 import typer

@@ -17,13 +17,14 @@ M = TypeVar("M", bound=BaseModel)
 class Request(BaseModel):
     """Base of every service request: unknown fields are an error, not silently dropped."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
+    # defer_build: a command builds the validators of the models it uses, not of every model it imports
+    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True, defer_build=True)
 
 
 class View(BaseModel):
     """Base of every service result: what front ends render and `--json` prints as is."""
 
-    model_config = ConfigDict(from_attributes=True)
+    model_config = ConfigDict(from_attributes=True, defer_build=True)
 
 
 def parse(model: type[M], **data: Any) -> M:
