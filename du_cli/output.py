@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 import sys
 from typing import Any
 
@@ -89,31 +90,63 @@ def _table(data: Any, *, title: str | None) -> None:
             lines.append(_cell(data))
         sys.stdout.write("".join(line + "\n" for line in lines))
         return
+    _rich_table(data, rows, footer, is_listing=is_listing, title=title)
+
+
+_ISO = re.compile(r"^(\d{4}-\d{2}-\d{2})T(\d{2}:\d{2}:\d{2})(?:\.\d+)?(Z|[+-]\d{2}:\d{2})$")
+
+
+def _human(value: Any) -> str:
+    """A cell for eyes: timestamps to the second (exact values stay in JSON and CSV)."""
+    text = _cell(value)
+    match = _ISO.match(text)
+    if match:
+        date, clock, zone = match.groups()
+        return f"{date} {clock}{'Z' if zone in ('Z', '+00:00') else zone}"
+    return text
+
+
+def _is_records(value: Any) -> bool:
+    return isinstance(value, list) and bool(value) and all(isinstance(v, dict) for v in value)
+
+
+def _rich_table(data: Any, rows: list[dict[str, Any]], footer: str | None, *, is_listing: bool,
+                title: str | None) -> None:
     from rich.console import Console
     from rich.table import Table
     from rich.text import Text
 
     # Text, not markup: a user's name containing "[red]" must print as typed.
     console = Console()
-    if is_listing:
-        table = Table(title=title, header_style="bold")
-        columns = list(rows[0].keys()) if rows else []
+
+    def listing(records: list[dict[str, Any]], heading: str | None) -> None:
+        # Columns empty in every row are left out on screen (they stay in JSON and CSV).
+        columns = [c for c in records[0] if any(_cell(r.get(c)) for r in records)]
+        table = Table(title=heading, header_style="bold")
         for col in columns:
-            table.add_column(col.replace("_", " "), overflow="fold")
-        for r in rows:
-            table.add_row(*(Text(_cell(r.get(c))) for c in columns))
+            whole = col in ("id", "email") or col.endswith("_id")  # ids are copied: never fold them
+            table.add_column(col.replace("_", " "), overflow="fold", no_wrap=whole, min_width=36 if whole else None)
+        for r in records:
+            table.add_row(*(Text(_human(r.get(c))) for c in columns))
+        console.print(table)
+
+    if is_listing:
         if rows:
-            console.print(table)
+            listing(rows, title)
         else:
-            console.print("[dim](nothing to show)[/dim]")
+            console.print(Text("(nothing to show)", style="dim"))
         if footer:
-            console.print(f"[dim]{footer}[/dim]")
+            console.print(Text(footer, style="dim"))
     elif isinstance(data, dict):
         table = Table(title=title, show_header=False)
         table.add_column(style="bold")
         table.add_column(overflow="fold")
+        nested = {k: v for k, v in data.items() if _is_records(v)}
         for k, v in data.items():
-            table.add_row(k.replace("_", " "), Text(_cell(v)))
+            if k not in nested:
+                table.add_row(k.replace("_", " "), Text(_human(v)))
         console.print(table)
+        for k, records in nested.items():
+            listing(records, k.replace("_", " "))
     else:
         console.print(Text(_cell(data)))
