@@ -124,8 +124,7 @@ def _rich_table(data: Any, rows: list[dict[str, Any]], footer: str | None, *, is
         columns = [c for c in records[0] if any(_cell(r.get(c)) for r in records)]
         table = Table(title=heading, header_style="bold")
         for col in columns:
-            whole = col in ("id", "email") or col.endswith("_id")  # ids are copied: never fold them
-            table.add_column(col.replace("_", " "), overflow="fold", no_wrap=whole, min_width=36 if whole else None)
+            table.add_column(col.replace("_", " "), overflow="fold")
         for r in records:
             table.add_row(*(Text(_human(r.get(c))) for c in columns))
         console.print(table)
