@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Optional
+from typing import Annotated, Any, Optional
 from uuid import UUID
 
 import typer
 
 from du_cli.command import command
-from du_cli.commands.users import LimitOpt, PageOpt, RoleFilter, SearchOpt, StatusOpt, UserIdArg
+from du_cli.commands.users import LimitOpt, PageOpt, UserIdArg, add_account_commands
 
 app = typer.Typer(help="Platform administration: the first admin, accounts, settings, the audit trail.",
                   no_args_is_help=True)
@@ -45,30 +45,13 @@ def bootstrap(
     return call(service.bootstrap, request.model_copy(update={"password": SecretStr(password)}), auth=False)
 
 
-@command(users_app, "list", title="Users")
-def users_list(status: StatusOpt = None, role: RoleFilter = None, search: SearchOpt = None,
-               page: PageOpt = 1, limit: LimitOpt = 50):
-    """List accounts, newest first."""
+def _account_operations() -> tuple[Any, Any]:
     from du_core.admin import service
-    from du_core.users.schemas import UserQuery
-    from du_core.validation import parse
 
-    from du_cli.context import call
-
-    return call(service.users_list, parse(UserQuery, status=status, role=role, search=search, page=page,
-                                          limit=limit))
+    return service.users_list, service.users_show
 
 
-@command(users_app, "show")
-def users_show(user_id: UserIdArg):
-    """Show one account: profile, verification, MFA, live sessions, last login."""
-    from du_core.admin import service
-    from du_core.users.schemas import UserId
-    from du_core.validation import parse
-
-    from du_cli.context import call
-
-    return call(service.users_show, parse(UserId, user_id=user_id))
+add_account_commands(users_app, _account_operations)
 
 
 @command(users_app, "update")

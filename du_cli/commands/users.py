@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Optional
+from collections.abc import Callable
+from typing import Annotated, Any, Optional
 from uuid import UUID
 
 import typer
@@ -21,30 +22,43 @@ PageOpt = Annotated[int, typer.Option("--page", help="Page number, from 1.")]
 LimitOpt = Annotated[int, typer.Option("--limit", help="Rows per page (1-200).")]
 
 
-@command(app, "list", title="Users")
-def list_users(status: StatusOpt = None, role: RoleFilter = None, search: SearchOpt = None,
-               page: PageOpt = 1, limit: LimitOpt = 50):
-    """List accounts, newest first."""
+def add_account_commands(target: typer.Typer, operations: Callable[[], tuple[Any, Any]]) -> None:
+    """Add `list` and `show` to `target`; `operations()` imports the (list, show) services to call.
+
+    `du users` and `du admin users` offer the same views under two operations of the permission
+    table, so that a permission can be granted for one door and not the other.
+    """
+
+    @command(target, "list", title="Users")
+    def list_users(status: StatusOpt = None, role: RoleFilter = None, search: SearchOpt = None,
+                   page: PageOpt = 1, limit: LimitOpt = 50):
+        """List accounts, newest first."""
+        from du_core.users.schemas import UserQuery
+        from du_core.validation import parse
+
+        from du_cli.context import call
+
+        return call(operations()[0], parse(UserQuery, status=status, role=role, search=search, page=page,
+                                           limit=limit))
+
+    @command(target, "show")
+    def show(user_id: UserIdArg):
+        """Show one account: profile, verification, MFA, live sessions, last login."""
+        from du_core.users.schemas import UserId
+        from du_core.validation import parse
+
+        from du_cli.context import call
+
+        return call(operations()[1], parse(UserId, user_id=user_id))
+
+
+def _user_operations() -> tuple[Any, Any]:
     from du_core.users import service
-    from du_core.users.schemas import UserQuery
-    from du_core.validation import parse
 
-    from du_cli.context import call
-
-    return call(service.list_users, parse(UserQuery, status=status, role=role, search=search, page=page,
-                                          limit=limit))
+    return service.list_users, service.show_user
 
 
-@command(app, "show")
-def show(user_id: UserIdArg):
-    """Show one account: profile, verification, MFA, live sessions, last login."""
-    from du_core.users import service
-    from du_core.users.schemas import UserId
-    from du_core.validation import parse
-
-    from du_cli.context import call
-
-    return call(service.show_user, parse(UserId, user_id=user_id))
+add_account_commands(app, _user_operations)
 
 
 @command(app, "role")
