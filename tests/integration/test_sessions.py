@@ -94,3 +94,50 @@ def test_suspended_account_is_refused_even_with_a_live_token(engine, user):
         conn.execute(text("UPDATE users SET status = 'suspended'"))
     with pytest.raises(AuthRequired):
         whoami(engine, tokens.access_token)
+
+
+def test_login_rehashes_a_password_stored_with_weaker_parameters(engine, user):
+    from argon2 import PasswordHasher
+
+    weak = PasswordHasher(time_cost=1, memory_cost=8192, parallelism=1).hash(PASSWORD)
+    with engine.begin() as conn:
+        conn.execute(text("UPDATE users SET password_hash = :h"), {"h": weak})
+    login(engine)
+    with engine.connect() as conn:
+        stored = conn.execute(text("SELECT password_hash FROM users")).scalar()
+    assert stored != weak and "m=19456,t=2,p=1" in stored
+    assert login(engine).user.email == "hoa@example.com"
+
+
+def test_an_expired_reset_token_is_refused(engine, user):
+    from du_core.auth import tokens
+    from du_core.auth.schemas import ResetPassword
+    from du_core.errors import InvalidCredentials
+
+    token = tokens.new_token(tokens.RESET_PREFIX)
+    with engine.begin() as conn:
+        conn.execute(text("INSERT INTO auth_tokens (id, user_id, purpose, token_hash, expires_at, attempts)"
+                          " SELECT gen_random_uuid(), id, 'password_reset', :h, now() - interval '1 second', 0"
+                          " FROM users"), {"h": tokens.digest(token)})
+    with pytest.raises(InvalidCredentials):
+        run(engine, service.reset_password, ResetPassword(token=token, new_password="another long pass phrase 7"))
+    assert login(engine).user.email == "hoa@example.com", "the old password still works"
+
+
+def test_a_newer_reset_request_voids_the_earlier_token(engine, user, tmp_path, monkeypatch):
+    import re
+
+    from du_core.auth.schemas import ForgotPassword, ResetPassword
+    from du_core.errors import InvalidCredentials
+    from du_core.notifications import outbox
+
+    outbox.configure(outbox.FileSender(tmp_path / "outbox.log"))
+    try:
+        for _ in range(2):
+            run(engine, service.forgot_password, ForgotPassword(email="hoa@example.com"))
+        first, second = re.findall(r"(dupr_\S+)", (tmp_path / "outbox.log").read_text())
+        with pytest.raises(InvalidCredentials):
+            run(engine, service.reset_password, ResetPassword(token=first, new_password="another long pass phrase 7"))
+        run(engine, service.reset_password, ResetPassword(token=second, new_password="another long pass phrase 7"))
+    finally:
+        outbox._sender = None
