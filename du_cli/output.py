@@ -71,7 +71,8 @@ def _csv(data: Any) -> None:
         writer = csv.DictWriter(buffer, fieldnames=list(rows[0].keys()), extrasaction="ignore", lineterminator="\n")
         writer.writeheader()
         for row in rows:
-            writer.writerow({k: _cell(v) for k, v in row.items()})
+            # machine-readable: booleans as JSON spells them, not yes/no
+            writer.writerow({k: (str(v).lower() if isinstance(v, bool) else _cell(v)) for k, v in row.items()})
     sys.stdout.write(buffer.getvalue())
 
 

@@ -69,3 +69,10 @@ def test_nested_records_get_their_own_table(monkeypatch):
 @pytest.mark.parametrize("fmt", ["json", "table", "csv"])
 def test_nothing_is_printed_for_no_result(monkeypatch, fmt):
     assert render(None, fmt, monkeypatch) == ""
+
+
+def test_csv_spells_booleans_for_machines(monkeypatch):
+    class Flag(BaseModel):
+        on: bool
+
+    assert render([Flag(on=True), Flag(on=False)], "csv", monkeypatch).splitlines() == ["on", "true", "false"]
