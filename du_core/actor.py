@@ -78,6 +78,8 @@ def at_least(role: Role) -> frozenset[Role]:
 
 
 ADMIN = frozenset({Role.admin})
+# Moving money: every logged-in role but read_only (KYC levels are checked by the operations).
+MONEY = frozenset(r for r in Role if r is not Role.read_only)
 
 # operation name -> who may run it. The operation name is the service's, not the CLI's.
 PERMISSIONS: dict[str, Audience | frozenset[Role]] = {
@@ -121,6 +123,25 @@ PERMISSIONS: dict[str, Audience | frozenset[Role]] = {
     "admin.settings_update": ADMIN,
     "admin.audit_list": ADMIN,
     "admin.audit_verify": ADMIN,
+    # financial: money
+    "financial.deposit": MONEY,
+    "financial.withdraw": MONEY,
+    "financial.exchange": MONEY,
+    "financial.balance": Audience.self,
+    "financial.transactions": Audience.self,
+    "financial.reports": Audience.self,
+    "financial.rates": Audience.self,
+    "financial.assets": Audience.anyone,
+    "financial.payments_status": Audience.self,  # own payments; admins any (checked by the operation)
+    "financial.payments_cancel": Audience.self,  # own pending payments; admins any
+    "financial.payments_history": Audience.self,
+    "financial.payments_process": ADMIN,
+    # admin: the books
+    "admin.ledger_verify": ADMIN,
+    "admin.ledger_expire_holds": ADMIN,
+    "admin.assets_add": ADMIN,
+    "admin.fx_set": ADMIN,
+    "admin.fx_import": ADMIN,
 }
 
 

@@ -23,6 +23,10 @@ SERVICE_MODULES = (
     "du_core.users.service",
     "du_core.clients.service",
     "du_core.admin.service",
+    "du_core.payments.service",
+    "du_core.fx.service",
+    "du_core.financial.service",
+    "du_core.ledger.service",
 )
 
 

@@ -147,3 +147,24 @@ Phone = Annotated[str, Field(max_length=32), AfterValidator(clean_phone)]
 PersonName = Annotated[str, Field(max_length=400), AfterValidator(lambda v: clean_name(v, field="full name"))]
 Country = Annotated[str, Field(max_length=8), AfterValidator(clean_country)]
 BirthDate = Annotated[date, AfterValidator(clean_birth_date)]
+
+
+def clean_key(value: str) -> str:
+    """An idempotency or client order key: 1-128 printable ASCII characters, no spaces."""
+    if not (1 <= len(value) <= 128) or not value.isascii() or not all(33 <= ord(c) <= 126 for c in value):
+        raise ValueError("keys are 1-128 printable ASCII characters without spaces")
+    return value
+
+
+IdempotencyKey = Annotated[str, AfterValidator(clean_key)]
+
+
+class Paging(Request):
+    """Page and limit of a listing (pages count from 1)."""
+
+    page: int = Field(default=1, ge=1, le=1_000_000)
+    limit: int = Field(default=50, ge=1, le=200)
+
+    @property
+    def offset(self) -> int:
+        return (self.page - 1) * self.limit

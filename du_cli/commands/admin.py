@@ -149,3 +149,6 @@ def audit_verify():
     service.ensure_intact(result)
     return result
 
+
+# The books and FX rates register their sub-commands on this app.
+from du_cli.commands import admin_fx, admin_ledger  # noqa: E402, F401

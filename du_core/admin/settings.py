@@ -38,6 +38,13 @@ CATALOG: dict[str, Spec] = {
     "access_token_minutes": Spec(int, 15, "lifetime of an access token", 1, 1_440),
     "refresh_token_days": Spec(int, 30, "lifetime of a refresh token", 1, 365),
     "password_reset_minutes": Spec(int, 30, "lifetime of a password reset token", 5, 1_440),
+    "withdraw_daily_limit_level2": Spec(Decimal, Decimal("10000"), "withdrawals per user and UTC day, in USD, "
+                                        "at KYC level 2", Decimal("0")),
+    "withdraw_daily_limit_level3": Spec(Decimal, Decimal("250000"), "withdrawals per user and UTC day, in USD, "
+                                        "at KYC level 3", Decimal("0")),
+    "fx_spread": Spec(Decimal, Decimal("0.005"), "share of a currency exchange kept as the platform's fee",
+                      Decimal("0"), Decimal("0.1")),
+    "fx_max_age_hours": Spec(int, 96, "older FX rates are stale and refuse to convert", 1, 8_760),
 }
 
 

@@ -7,13 +7,15 @@ from du_core.audit.models import AuditChain, AuditTrail
 from du_core.auth.models import AuthSession, AuthToken, LoginThrottle
 from du_core.clients.models import ClientPreferences, ClientSettings, OnboardingStep
 from du_core.db.base import Base
+from du_core.financial.models import FxRate, Payment
+from du_core.ledger.models import Asset, Hold, IdempotencyKey, JournalEntry, LedgerAccount, Posting
 from du_core.notifications.models import Notification
 from du_core.users.models import User, UserProfile
 
 metadata = Base.metadata
 
 __all__ = [
-    "AuditChain", "AuditTrail", "AuthSession", "AuthToken", "ClientPreferences", "ClientSettings",
-    "LoginThrottle", "Notification", "OnboardingStep", "PlatformSetting", "User", "UserProfile",
-    "metadata",
+    "Asset", "AuditChain", "AuditTrail", "AuthSession", "AuthToken", "ClientPreferences", "ClientSettings",
+    "FxRate", "Hold", "IdempotencyKey", "JournalEntry", "LedgerAccount", "LoginThrottle", "Notification",
+    "OnboardingStep", "Payment", "PlatformSetting", "Posting", "User", "UserProfile", "metadata",
 ]

@@ -1,0 +1,3 @@
+"""`du admin fx ...`: exchange rates."""
+
+from __future__ import annotations

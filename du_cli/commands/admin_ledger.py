@@ -1,0 +1,3 @@
+"""`du admin ledger ...` and `du admin assets ...`: the books."""
+
+from __future__ import annotations

@@ -1,0 +1,3 @@
+"""`du financial deposit|withdraw` and `du financial payments ...`."""
+
+from __future__ import annotations
