@@ -51,3 +51,8 @@ def quantize_down(value: Decimal, precision: int) -> Decimal:
 def exact(value: Decimal, precision: int) -> Decimal:
     """A stored amount with exactly the asset's decimal places (JSON then shows "100.00", not 100.000...)."""
     return value.quantize(Decimal(1).scaleb(-precision))
+
+
+def plain(value: Decimal) -> str:
+    """Positional notation exactly as stored: "0.00000001", never "1E-8"."""
+    return format(value, "f")

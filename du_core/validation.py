@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import unicodedata
 from datetime import date
+from decimal import Decimal
 from typing import Annotated, Any, TypeVar
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PlainSerializer, StringConstraints
 from pydantic import ValidationError as PydanticError
 
 from du_core.errors import InvalidInput
+from du_core.money import plain
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -168,3 +170,11 @@ class Paging(Request):
     @property
     def offset(self) -> int:
         return (self.page - 1) * self.limit
+
+
+# An amount exactly as typed: not even stripped, so that money.parse_amount (given the asset's
+# precision by the operation) is the one judge of it, spaces included.
+AmountText = Annotated[str, StringConstraints(strip_whitespace=False, max_length=64)]
+
+# A Decimal shown in positional notation as stored ("0.00000001", never "1E-8"), a string in JSON.
+Exact = Annotated[Decimal, PlainSerializer(plain, return_type=str, when_used="json")]

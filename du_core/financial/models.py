@@ -9,6 +9,7 @@ from sqlalchemy import CheckConstraint, ForeignKey, Index, String, UniqueConstra
 from sqlalchemy.orm import Mapped, mapped_column
 
 from du_core.db.base import Amount, Base, created_at, uuid_pk
+from du_core.ledger import models as _ledger  # noqa: F401 - assets, holds, entries and users our keys name
 
 PAYMENT_KINDS = ("deposit", "withdrawal")
 PAYMENT_STATES = ("pending", "processing", "completed", "failed", "cancelled")

@@ -28,20 +28,22 @@ class Rate:
     rate: Decimal
     as_of: datetime
     via: str | None = None
+    source: str | None = None  # "admin" or "ecb"; None for a cross rate
 
 
 def _newest(session: Session, base: str, quote: str) -> Rate | None:
     from sqlalchemy import text
 
     row = session.execute(
-        text("SELECT base, rate, as_of FROM fx_rates WHERE (base = :b AND quote = :q) OR (base = :q AND quote = :b)"
+        text("SELECT base, rate, as_of, source FROM fx_rates"
+             " WHERE (base = :b AND quote = :q) OR (base = :q AND quote = :b)"
              " ORDER BY as_of DESC, created_at DESC LIMIT 1"),
         {"b": base, "q": quote},
     ).first()
     if row is None:
         return None
     value = row.rate if row.base == base else Decimal(1) / row.rate
-    return Rate(base, quote, value, row.as_of)
+    return Rate(base, quote, value, row.as_of, source=row.source)
 
 
 def latest(session: Session, base: str, quote: str) -> Rate | None:
@@ -63,13 +65,10 @@ def fresh(session: Session, base: str, quote: str) -> Rate:
     Raises:
         InvalidState: no rate, or older than the fx_max_age_hours setting.
     """
-    from du_core.admin import settings
-
     found = latest(session, base, quote)
     if found is None:
         raise InvalidState(f"no exchange rate from {base} to {quote}", details={"from": base, "to": quote})
-    max_age = timedelta(hours=settings.get(session, "fx_max_age_hours"))
-    if datetime.now(timezone.utc) - found.as_of > max_age:
+    if is_stale(found, max_age(session)):
         raise InvalidState(
             f"the {base}/{quote} rate is stale (from {found.as_of:%Y-%m-%d %H:%M} UTC)",
             details={"from": base, "to": quote, "as_of": found.as_of.isoformat()},
@@ -81,3 +80,25 @@ def value_in(session: Session, amount: Decimal, asset: str, target: str) -> Deci
     """`amount` of `asset` valued in `target` at the newest rate, or None when no rate is known."""
     found = latest(session, asset, target)
     return None if found is None else amount * found.rate
+
+
+def max_age(session: Session) -> timedelta:
+    """How old a rate may be before it is stale (the fx_max_age_hours setting)."""
+    from du_core.admin import settings
+
+    return timedelta(hours=settings.get(session, "fx_max_age_hours"))
+
+
+def is_stale(rate: Rate, limit: timedelta, *, at: datetime | None = None) -> bool:
+    """True when `rate` is older than `limit` at `at` (now by default)."""
+    return (at or datetime.now(timezone.utc)) - rate.as_of > limit
+
+
+def stored(session: Session) -> list[Rate]:
+    """The newest stored rate of every (base, quote) pair, as stored (no inverse, no cross rate)."""
+    from sqlalchemy import text
+
+    rows = session.execute(text(
+        "SELECT DISTINCT ON (base, quote) base, quote, rate, as_of, source FROM fx_rates"
+        " ORDER BY base, quote, as_of DESC, created_at DESC"))
+    return [Rate(r.base, r.quote, r.rate, r.as_of, source=r.source) for r in rows]

@@ -21,6 +21,7 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
 from du_core.db.base import Amount, Base, created_at, uuid_pk
+from du_core.users import models as _users  # noqa: F401 - the users table our foreign keys name
 
 ASSET_KINDS = ("fiat", "crypto")
 USER_PURPOSES = ("available", "held")
