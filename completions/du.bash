@@ -1,7 +1,7 @@
 # bash completion for du (Digital Utopia). Generated: python -m du_cli.completions
 _du() {
     local cur="${COMP_WORDS[COMP_CWORD]}" path="" word candidate known words_here=""
-    known=('admin' 'admin audit' 'admin audit list' 'admin audit verify' 'admin bootstrap' 'admin settings' 'admin settings show' 'admin settings update' 'admin users' 'admin users list' 'admin users show' 'admin users update' 'auth' 'auth change-password' 'auth forgot-password' 'auth login' 'auth logout' 'auth mfa' 'auth mfa confirm' 'auth mfa disable' 'auth mfa enable' 'auth refresh' 'auth register' 'auth reset-password' 'auth sessions' 'auth sessions list' 'auth sessions revoke' 'auth verify' 'auth whoami' 'client' 'client onboarding' 'client onboarding complete' 'client onboarding status' 'client preferences' 'client preferences show' 'client preferences update' 'client profile' 'client profile show' 'client profile update' 'client settings' 'client settings show' 'client settings update' 'db' 'db start' 'db status' 'db stop' 'db upgrade' 'users' 'users activity' 'users list' 'users role' 'users show')
+    known=('admin' 'admin assets' 'admin assets add' 'admin assets list' 'admin audit' 'admin audit list' 'admin audit verify' 'admin bootstrap' 'admin fx' 'admin fx import' 'admin fx set' 'admin ledger' 'admin ledger expire-holds' 'admin ledger verify' 'admin settings' 'admin settings show' 'admin settings update' 'admin users' 'admin users list' 'admin users show' 'admin users update' 'auth' 'auth change-password' 'auth forgot-password' 'auth login' 'auth logout' 'auth mfa' 'auth mfa confirm' 'auth mfa disable' 'auth mfa enable' 'auth refresh' 'auth register' 'auth reset-password' 'auth sessions' 'auth sessions list' 'auth sessions revoke' 'auth verify' 'auth whoami' 'client' 'client onboarding' 'client onboarding complete' 'client onboarding status' 'client preferences' 'client preferences show' 'client preferences update' 'client profile' 'client profile show' 'client profile update' 'client settings' 'client settings show' 'client settings update' 'db' 'db start' 'db status' 'db stop' 'db upgrade' 'financial' 'financial assets' 'financial balance' 'financial deposit' 'financial exchange' 'financial payments' 'financial payments cancel' 'financial payments history' 'financial payments process' 'financial payments status' 'financial rates' 'financial reports' 'financial transactions' 'financial withdraw' 'users' 'users activity' 'users list' 'users role' 'users show')
     for word in "${COMP_WORDS[@]:1:COMP_CWORD-1}"; do
         [[ "$word" == -* ]] && continue
         candidate="${path:+$path }$word"
@@ -10,12 +10,21 @@ _du() {
         done
     done
     case "$path" in
-        '') words_here='admin auth client db users --database-url --help --json --output --profile --version' ;;
-        'admin') words_here='audit bootstrap settings users --help' ;;
+        '') words_here='admin auth client db financial users --database-url --help --json --output --profile --version' ;;
+        'admin') words_here='assets audit bootstrap fx ledger settings users --help' ;;
+        'admin assets') words_here='add list --help' ;;
+        'admin assets add') words_here='--help --json --kind --name --output --precision' ;;
+        'admin assets list') words_here='--help --json --output' ;;
         'admin audit') words_here='list verify --help' ;;
         'admin audit list') words_here='--action --actor --help --json --limit --outcome --output --page --since --target --until' ;;
         'admin audit verify') words_here='--help --json --output' ;;
         'admin bootstrap') words_here='--date-of-birth --email --full-name --help --json --nationality --output --password-stdin --phone' ;;
+        'admin fx') words_here='import set --help' ;;
+        'admin fx import') words_here='--help --json --output --url' ;;
+        'admin fx set') words_here='--as-of --help --json --output' ;;
+        'admin ledger') words_here='expire-holds verify --help' ;;
+        'admin ledger expire-holds') words_here='--help --json --limit --output' ;;
+        'admin ledger verify') words_here='--help --json --output' ;;
         'admin settings') words_here='show update --help' ;;
         'admin settings show') words_here='--help --json --output' ;;
         'admin settings update') words_here='--help --json --output' ;;
@@ -58,6 +67,20 @@ _du() {
         'db status') words_here='--help --json --output' ;;
         'db stop') words_here='--help --json --output' ;;
         'db upgrade') words_here='--help --json --output' ;;
+        'financial') words_here='assets balance deposit exchange payments rates reports transactions withdraw --help' ;;
+        'financial assets') words_here='--help --json --output' ;;
+        'financial balance') words_here='--help --json --output' ;;
+        'financial deposit') words_here='--amount --currency --help --idempotency-key --json --method --output --yes' ;;
+        'financial exchange') words_here='--amount --from --help --idempotency-key --json --output --to --yes' ;;
+        'financial payments') words_here='cancel history process status --help' ;;
+        'financial payments cancel') words_here='--help --json --output' ;;
+        'financial payments history') words_here='--currency --help --json --kind --limit --output --page --status' ;;
+        'financial payments process') words_here='--fail --help --json --output --reason --reference --start' ;;
+        'financial payments status') words_here='--help --json --output' ;;
+        'financial rates') words_here='--base --help --json --output' ;;
+        'financial reports') words_here='--currency --help --json --output --period --year' ;;
+        'financial transactions') words_here='--currency --from --help --json --limit --output --page --to --type' ;;
+        'financial withdraw') words_here='--amount --currency --destination --help --idempotency-key --json --method --output --yes' ;;
         'users') words_here='activity list role show --help' ;;
         'users activity') words_here='--help --json --limit --output --page' ;;
         'users list') words_here='--help --json --limit --output --page --role --search --status' ;;

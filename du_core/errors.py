@@ -13,7 +13,8 @@
     │   ├── InsufficientFunds        insufficient_funds
     │   ├── Duplicate                duplicate
     │   ├── InvalidState             invalid_state
-    │   │   └── AuditTampered        audit_tampered
+    │   │   ├── AuditTampered        audit_tampered
+    │   │   └── LedgerDrift          ledger_drift
     │   ├── KycRequired              kyc_required
     │   └── RiskLimit                risk_limit
     ├── Throttled                                      wait, then retry
@@ -102,6 +103,12 @@ class AuditTampered(InvalidState):
     """The audit trail does not verify: a record was changed, removed or forged."""
 
     code = "audit_tampered"
+
+
+class LedgerDrift(InvalidState):
+    """The books do not verify: a cached balance, an entry or a held balance is off."""
+
+    code = "ledger_drift"
 
 
 class KycRequired(Conflict):
