@@ -45,39 +45,36 @@ RAW_DEPOSIT = r"""
 \set chain random(0, 15)
 BEGIN;
 SELECT key, value FROM platform_settings;
-SELECT code, name, kind, precision, active, created_at FROM assets WHERE code = 'USD';
-INSERT INTO payments (id, user_id, kind, asset, amount, gateway, status, destination, hold_id, entry_id,
-    gateway_reference, failure_reason, created_at, updated_at, completed_at)
-  VALUES (gen_random_uuid(), CAST('00000000-0000-4000-8000-' || lpad(CAST(:client_id AS text), 12, '0') AS uuid),
-    'deposit', 'USD', 10.00, 'sandbox', 'pending', NULL, NULL, NULL, NULL, NULL, now(), now(), NULL)
-  RETURNING id AS pid, user_id AS uid, gen_random_uuid() AS eid \gset
-UPDATE payments SET status = 'processing', updated_at = now(),
-    gateway_reference = 'sandbox-' || left(replace(CAST(:pid AS text), '-', ''), 16)
-  WHERE id = :pid AND status = 'pending';
-SELECT max(CAST(id AS text)) FILTER (WHERE owner_id IS NOT NULL) AS user_account,
-       max(CAST(id AS text)) FILTER (WHERE owner_id IS NULL) AS external_account
-  FROM ledger_accounts WHERE (owner_id, asset, purpose) IN ((CAST(:uid AS uuid), 'USD', 'available'))
-    OR owner_id IS NULL AND (asset, purpose) IN (('USD', 'external')) \gset
-SELECT id, balance FROM ledger_accounts WHERE id = ANY(ARRAY[CAST(:user_account AS uuid)]) ORDER BY id FOR UPDATE;
+SELECT a.id AS user_account, a.balance FROM ledger_accounts a
+  JOIN unnest(ARRAY[CAST('00000000-0000-4000-8000-' || lpad(CAST(:client_id AS text), 12, '0') AS uuid)],
+              ARRAY['USD'], ARRAY['available']) AS k(owner_id, asset, purpose)
+    ON a.owner_id = k.owner_id AND a.asset = k.asset AND a.purpose = k.purpose
+  ORDER BY a.id FOR UPDATE OF a \gset
+SELECT gen_random_uuid() AS pid, gen_random_uuid() AS eid,
+       CAST('00000000-0000-4000-8000-' || lpad(CAST(:client_id AS text), 12, '0') AS uuid) AS uid \gset
 WITH entry AS (INSERT INTO journal_entries (id, kind, description, created_by, reference_type, reference_id)
     VALUES (:eid, 'deposit', NULL, :uid, 'payment', :pid))
   INSERT INTO postings (entry_id, account_id, asset, amount)
   SELECT CAST(:eid AS uuid), leg.account_id, leg.asset, leg.amount
-  FROM unnest(ARRAY[CAST(:user_account AS uuid), CAST(:external_account AS uuid)], ARRAY['USD', 'USD'],
-              ARRAY[10.00, -10.00]) WITH ORDINALITY AS leg(account_id, asset, amount, n) ORDER BY leg.n;
-UPDATE payments SET status = 'completed', entry_id = :eid, updated_at = now(), completed_at = now()
-  WHERE id = :pid AND status = 'processing';
-SELECT seq, head_hash FROM audit_chains WHERE chain = :chain FOR UPDATE \gset
-INSERT INTO audit_trails (id, chain, seq, occurred_at, actor_id, actor_role, client, profile, device, action,
-    target_type, target_id, outcome, old_values, new_values, details, prev_hash, hash)
-  VALUES (gen_random_uuid(), :chain, :seq + 1, now(), :uid, 'standard', 'cli', 'default', NULL, 'financial.deposit',
+  FROM unnest(ARRAY[CAST(:user_account AS uuid),
+                    (SELECT id FROM ledger_accounts WHERE owner_id IS NULL AND asset = 'USD' AND purpose = 'external')],
+              ARRAY['USD', 'USD'], ARRAY[10.00, -10.00]) WITH ORDINALITY AS leg(account_id, asset, amount, n)
+  ORDER BY leg.n;
+INSERT INTO payments (id, user_id, kind, asset, amount, gateway, status, destination, hold_id, entry_id,
+    gateway_reference, failure_reason, created_at, updated_at, completed_at)
+  VALUES (:pid, :uid, 'deposit', 'USD', 10.00, 'sandbox', 'completed', NULL, NULL, :eid,
+    'sandbox-' || left(replace(CAST(:pid AS text), '-', ''), 16), NULL, now(), now(), now());
+UPDATE audit_chains SET seq = seq + 1 WHERE chain = :chain RETURNING seq, head_hash \gset
+WITH appended AS (INSERT INTO audit_trails (id, chain, seq, occurred_at, actor_id, actor_role, client, profile,
+    device, action, target_type, target_id, outcome, old_values, new_values, details, prev_hash, hash)
+  VALUES (gen_random_uuid(), :chain, :seq, now(), :uid, 'standard', 'cli', 'default', NULL, 'financial.deposit',
     'payment', :pid, 'success', NULL,
     CAST('{"kind": "deposit", "amount": "10.00", "currency": "USD", "method": "sandbox", "status": "completed",'
          || ' "destination": null, "gateway_reference": "sandbox-0000000000000000"}' AS jsonb),
     NULL, CAST(:head_hash AS bytea),
-    sha256(CAST(:head_hash AS bytea) || convert_to(CAST(:pid AS text) || 'financial.deposit', 'UTF8')))
-  RETURNING hash AS new_hash \gset
-UPDATE audit_chains SET seq = :seq + 1, head_hash = CAST(:new_hash AS bytea) WHERE chain = :chain;
+    sha256(CAST(:head_hash AS bytea) || convert_to(CAST(:pid AS text) || 'financial.deposit', 'UTF8'))))
+  UPDATE audit_chains SET head_hash = sha256(CAST(:head_hash AS bytea)
+    || convert_to(CAST(:pid AS text) || 'financial.deposit', 'UTF8')) WHERE chain = :chain;
 END;
 """
 
@@ -149,27 +146,20 @@ def driver_depositor(url: str, n: int) -> Callable[[], object]:
     u = make_url(url)
     conn = psycopg.connect(host=u.query["host"], port=u.query["port"], user="postgres", dbname=u.database)
     owner, amount = user_id(n), Decimal(AMOUNT)
+    external = conn.execute("SELECT id FROM ledger_accounts WHERE owner_id IS NULL AND asset = 'USD'"
+                            " AND purpose = 'external'").fetchone()[0]  # the service remembers it too
+    conn.commit()  # end the implicit transaction: each deposit below is a transaction of its own
 
     def deposit() -> None:
         with conn.transaction():
             cur = conn.cursor()
             cur.execute("SELECT key, value FROM platform_settings").fetchall()
-            cur.execute("SELECT code, name, kind, precision, active, created_at FROM assets WHERE code = %s",
-                        ("USD",)).fetchone()
+            mine = cur.execute(
+                "SELECT a.id, a.balance FROM ledger_accounts a JOIN unnest(%s::uuid[], %s::varchar[], %s::varchar[])"
+                " AS k(owner_id, asset, purpose) ON a.owner_id = k.owner_id AND a.asset = k.asset"
+                " AND a.purpose = k.purpose ORDER BY a.id FOR UPDATE OF a",
+                ([owner], ["USD"], ["available"])).fetchone()[0]
             payment, entry = uuid.uuid4(), uuid.uuid4()
-            cur.execute("INSERT INTO payments (id, user_id, kind, asset, amount, gateway, status, created_at,"
-                        " updated_at) VALUES (%s, %s, 'deposit', 'USD', %s, 'sandbox', 'pending', now(), now())",
-                        (payment, owner, amount))
-            cur.execute("UPDATE payments SET status = 'processing', gateway_reference = %s, updated_at = now()"
-                        " WHERE id = %s AND status = 'pending'", (f"sandbox-{payment.hex[:16]}", payment))
-            accounts = cur.execute(
-                "SELECT id, owner_id FROM ledger_accounts WHERE (owner_id, asset, purpose)"
-                " IN ((%s, 'USD', 'available')) OR owner_id IS NULL AND (asset, purpose) IN (('USD', 'external'))",
-                (owner,)).fetchall()
-            mine = next(a for a, o in accounts if o is not None)
-            external = next(a for a, o in accounts if o is None)
-            cur.execute("SELECT id, balance FROM ledger_accounts WHERE id = ANY(%s) ORDER BY id FOR UPDATE",
-                        ([mine],)).fetchall()
             cur.execute(
                 "WITH entry AS (INSERT INTO journal_entries (id, kind, created_by, reference_type, reference_id)"
                 " VALUES (%(e)s, 'deposit', %(u)s, 'payment', %(p)s)) INSERT INTO postings (entry_id, account_id,"
@@ -177,19 +167,22 @@ def driver_depositor(url: str, n: int) -> Callable[[], object]:
                 " %(m)s::numeric[]) WITH ORDINALITY AS leg(a, s, m, n) ORDER BY leg.n",
                 {"e": entry, "u": owner, "p": payment, "a": [mine, external], "s": ["USD", "USD"],
                  "m": [amount, -amount]})
-            cur.execute("UPDATE payments SET status = 'completed', entry_id = %s, updated_at = now(),"
-                        " completed_at = now() WHERE id = %s AND status = 'processing'", (entry, payment))
+            cur.execute("INSERT INTO payments (id, user_id, kind, asset, amount, gateway, status, entry_id,"
+                        " gateway_reference, created_at, updated_at, completed_at) VALUES (%s, %s, 'deposit', 'USD',"
+                        " %s, 'sandbox', 'completed', %s, %s, now(), now(), now())",
+                        (payment, owner, amount, entry, f"sandbox-{payment.hex[:16]}"))
             chain = random.randrange(16)
-            seq, prev = cur.execute("SELECT seq, head_hash FROM audit_chains WHERE chain = %s FOR UPDATE",
+            seq, prev = cur.execute("UPDATE audit_chains SET seq = seq + 1 WHERE chain = %s RETURNING seq, head_hash",
                                     (chain,)).fetchone()
             content = json.dumps([str(payment), "financial.deposit", AMOUNT], separators=(",", ":"))
             digest = hashlib.sha256(prev + content.encode()).digest()
-            cur.execute("INSERT INTO audit_trails (id, chain, seq, occurred_at, actor_id, actor_role, client, profile,"
-                        " action, target_type, target_id, outcome, new_values, prev_hash, hash) VALUES (%s, %s, %s,"
-                        " now(), %s, 'standard', 'cli', 'default', 'financial.deposit', 'payment', %s, 'success',"
-                        " %s::jsonb, %s, %s)",
-                        (uuid.uuid4(), chain, seq + 1, owner, str(payment), content, prev, digest))
-            cur.execute("UPDATE audit_chains SET seq = %s, head_hash = %s WHERE chain = %s", (seq + 1, digest, chain))
+            cur.execute("WITH appended AS (INSERT INTO audit_trails (id, chain, seq, occurred_at, actor_id, actor_role,"
+                        " client, profile, action, target_type, target_id, outcome, new_values, prev_hash, hash)"
+                        " VALUES (%(i)s, %(c)s, %(s)s, now(), %(u)s, 'standard', 'cli', 'default', 'financial.deposit',"
+                        " 'payment', %(t)s, 'success', %(v)s::jsonb, %(p)s, %(h)s))"
+                        " UPDATE audit_chains SET head_hash = %(h)s WHERE chain = %(c)s",
+                        {"i": uuid.uuid4(), "c": chain, "s": seq, "u": owner, "t": str(payment), "v": content,
+                         "p": prev, "h": digest})
 
     return deposit
 
@@ -250,14 +243,13 @@ def raw_rate(url: str, bin_dir: Path, clients: int, seconds: float, script: Path
 STEPS = [
     ("runner.py", "run", "the whole call: session, operation, commit"),
     ("settings.py", "ensure_not_in_maintenance", "maintenance check (reads platform_settings)"),
-    ("book.py", "asset", "asset lookup (ORM get)"),
-    ("service.py", "_create", "payment INSERT"),
-    ("service.py", "transition", "payment UPDATEs (pending -> processing -> completed)"),
+    ("book.py", "asset", "asset lookup (remembered per database)"),
     ("book.py", "post", "ledger posting, all of it"),
-    ("book.py", "_account_ids", "ledger: account ids SELECT"),
-    ("book.py", "_lock_and_check", "ledger: lock and check SELECT ... FOR UPDATE"),
-    ("trail.py", "record", "audit record (3 statements)"),
+    ("book.py", "_accounts", "ledger: lock the user account, check it (platform account ids remembered)"),
+    ("service.py", "_open", "gateway, books and the payment INSERT"),
+    ("trail.py", "record", "audit record (2 statements)"),
     ("session.py", "commit", "commit"),
+    ("fast.py", "execute", "every hot-path statement (psycopg + the wait for the server)"),
     ("session.py", "execute", "every Session.execute (SQLAlchemy + psycopg + the wait for the server)"),
 ]
 

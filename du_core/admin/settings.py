@@ -98,9 +98,9 @@ def current(session: Session) -> dict[str, Any]:
     """All settings with their values in force (cached for the rest of the transaction)."""
     cached = session.info.get("platform_settings")
     if cached is None:
-        from sqlalchemy import text
+        from du_core.db import fast
 
-        rows = {k: v for k, v in session.execute(text("SELECT key, value FROM platform_settings"))}
+        rows = dict(fast.execute(session, "SELECT key, value FROM platform_settings").fetchall())
         cached = {k: (_from_json(k, rows[k]) if k in rows else spec.default) for k, spec in CATALOG.items()}
         session.info["platform_settings"] = cached
     return cached

@@ -40,6 +40,8 @@ _FIELDS = (
 
 def jsonable(value: Any) -> Any:
     """Convert a value to plain JSON types, exactly (Decimal as a string, never a float)."""
+    if value is None or type(value) in (str, int, bool):  # most values: checked first, it runs per record
+        return value
     if isinstance(value, dict):
         return {str(k): jsonable(v) for k, v in value.items()}
     if isinstance(value, (list, tuple, set, frozenset)):
@@ -77,17 +79,17 @@ def record(
     new: dict[str, Any] | None = None,
     details: dict[str, Any] | None = None,
 ) -> None:
-    """Append one audit record in the caller's transaction."""
-    from sqlalchemy import text
+    """Append one audit record in the caller's transaction (two statements, the chain head locked)."""
+    from du_core.db import fast
 
     chain = session.info.setdefault("audit_chain", random.randrange(CHAINS))
-    seq, prev = session.execute(
-        text("SELECT seq, head_hash FROM audit_chains WHERE chain = :c FOR UPDATE"), {"c": chain}
-    ).one()
+    seq, prev = fast.execute(
+        session, "UPDATE audit_chains SET seq = seq + 1 WHERE chain = %(c)s RETURNING seq, head_hash", {"c": chain}
+    ).fetchone()
     ctx = actor.context
     row = {
         "chain": chain,
-        "seq": seq + 1,
+        "seq": seq,
         "occurred_at": datetime.now(timezone.utc),
         "actor_id": actor.user_id,
         "actor_role": actor.role.value if actor.is_authenticated else None,
@@ -103,27 +105,23 @@ def record(
         "details": redact(details),
     }
     digest = link_hash(prev, row)
-    session.execute(
-        text(
-            "INSERT INTO audit_trails (id, chain, seq, occurred_at, actor_id, actor_role, client, profile,"
-            " device, action, target_type, target_id, outcome, old_values, new_values, details,"
-            " prev_hash, hash) VALUES (:id, :chain, :seq, :occurred_at, :actor_id, :actor_role, :client,"
-            " :profile, :device, :action, :target_type, :target_id, :outcome, CAST(:old_values AS jsonb),"
-            " CAST(:new_values AS jsonb), CAST(:details AS jsonb), :prev_hash, :hash)"
-        ),
+    fast.execute(
+        session,
+        "WITH appended AS (INSERT INTO audit_trails (id, chain, seq, occurred_at, actor_id, actor_role, client,"
+        " profile, device, action, target_type, target_id, outcome, old_values, new_values, details, prev_hash,"
+        " hash) VALUES (%(id)s, %(chain)s, %(seq)s, %(occurred_at)s, %(actor_id)s, %(actor_role)s, %(client)s,"
+        " %(profile)s, %(device)s, %(action)s, %(target_type)s, %(target_id)s, %(outcome)s,"
+        " %(old_values)s::jsonb, %(new_values)s::jsonb, %(details)s::jsonb, %(prev_hash)s, %(hash)s))"
+        " UPDATE audit_chains SET head_hash = %(hash)s WHERE chain = %(chain)s",
         {
             **row,
             "id": uuid.uuid4(),
             "old_values": _dump(row["old_values"]),
             "new_values": _dump(row["new_values"]),
             "details": _dump(row["details"]),
-            "prev_hash": prev,
+            "prev_hash": bytes(prev),
             "hash": digest,
         },
-    )
-    session.execute(
-        text("UPDATE audit_chains SET seq = :s, head_hash = :h WHERE chain = :c"),
-        {"s": seq + 1, "h": digest, "c": chain},
     )
 
 

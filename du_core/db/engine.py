@@ -70,10 +70,11 @@ def create(url: str) -> Engine:
 
 def check_connection_error(exc: BaseException, url: str) -> DatabaseUnavailable | None:
     """Translate a driver's connection failure into DatabaseUnavailable, or None."""
+    import psycopg
     from sqlalchemy.exc import InterfaceError, OperationalError
 
-    if isinstance(exc, (OperationalError, InterfaceError)):
-        orig = getattr(exc, "orig", None)
+    if isinstance(exc, (OperationalError, InterfaceError, psycopg.OperationalError, psycopg.InterfaceError)):
+        orig = getattr(exc, "orig", exc)
         sqlstate = getattr(orig, "sqlstate", None)
         if sqlstate is None or sqlstate.startswith("08") or sqlstate.startswith("57P"):
             reason = str(orig or exc).strip().splitlines()[0] if str(orig or exc).strip() else "no answer"

@@ -17,8 +17,9 @@ from datetime import datetime, timezone
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import and_, or_, select, text, tuple_
+from sqlalchemy import event, select, text
 
+from du_core.db import fast
 from du_core.errors import InsufficientFunds, InvalidInput, InvalidState, NotFound
 from du_core.ledger.models import Asset, Hold, LedgerAccount
 
@@ -44,46 +45,106 @@ def now() -> datetime:
     return datetime.now(timezone.utc)
 
 
-def asset(session: Session, code: str) -> Asset:
-    """The active asset `code` (case-insensitive), cached for the transaction.
+@dataclass(frozen=True)
+class AssetInfo:
+    code: str
+    name: str
+    kind: str
+    precision: int
+
+
+# Assets are added, never changed or removed: once seen committed, they are remembered per database.
+_ASSETS: dict[tuple[Any, str], AssetInfo] = {}
+
+
+def asset(session: Session, code: str) -> AssetInfo:
+    """The active asset `code` (case-insensitive).
 
     Raises:
         InvalidInput: unknown or inactive asset (listing the known ones).
     """
-    cache: dict[str, Asset] = session.info.setdefault("assets", {})
     code = code.strip().upper()
-    if code not in cache:
-        found = session.get(Asset, code)
-        if found is None or not found.active:
-            known = session.scalars(select(Asset.code).where(Asset.active).order_by(Asset.code)).all()
-            raise InvalidInput(f"unknown currency {code[:10]!r}", details={"field": "currency", "allowed": list(known)})
-        cache[code] = found
-    return cache[code]
+    key = (session.get_bind(), code)  # the engine itself: hashing a URL renders it, every time
+    if key in _ASSETS:
+        return _ASSETS[key]
+    found = fast.execute(session, "SELECT code, name, kind, precision FROM assets WHERE code = %(c)s AND active",
+                         {"c": code}).fetchone()
+    if found is None:
+        known = session.scalars(select(Asset.code).where(Asset.active).order_by(Asset.code)).all()
+        raise InvalidInput(f"unknown currency {code[:10]!r}", details={"field": "currency", "allowed": list(known)})
+    info = AssetInfo(*found)
+    event.listen(session, "after_commit", lambda _s: _ASSETS.__setitem__(key, info), once=True)
+    return info
 
 
-def _account_ids(session: Session, keys: set[tuple[uuid.UUID | None, str, str]]) -> dict[tuple[Any, ...], uuid.UUID]:
-    """Ids of the accounts (owner, asset, purpose), creating the missing ones (in one query when none is)."""
-    owned = [k for k in keys if k[0] is not None]
-    platform = [(a, p) for o, a, p in keys if o is None]
-    conditions = []
+# Platform accounts (owner None) never change or disappear once created, and every entry touches
+# one: their ids are remembered per database once a transaction that saw them has committed.
+_PLATFORM_IDS: dict[tuple[Any, str, str], uuid.UUID] = {}
+
+_LOCK_OWNED = (
+    "SELECT a.id, a.owner_id, a.asset, a.purpose, a.balance FROM ledger_accounts a"
+    " JOIN unnest(%(owners)s::uuid[], %(assets)s::varchar[], %(purposes)s::varchar[]) AS k(owner_id, asset, purpose)"
+    " ON a.owner_id = k.owner_id AND a.asset = k.asset AND a.purpose = k.purpose"
+    " ORDER BY a.id FOR UPDATE OF a"
+)
+_FIND_PLATFORM = (
+    "SELECT a.id, a.asset, a.purpose FROM ledger_accounts a"
+    " JOIN unnest(%(assets)s::varchar[], %(purposes)s::varchar[]) AS k(asset, purpose)"
+    " ON a.owner_id IS NULL AND a.asset = k.asset AND a.purpose = k.purpose"
+)
+_CREATE = (
+    "INSERT INTO ledger_accounts (id, owner_id, asset, purpose, balance)"
+    " SELECT gen_random_uuid(), k.owner_id, k.asset, k.purpose, CASE WHEN k.owner_id IS NULL THEN NULL ELSE 0 END"
+    " FROM unnest(%(owners)s::uuid[], %(assets)s::varchar[], %(purposes)s::varchar[]) AS k(owner_id, asset, purpose)"
+    " ON CONFLICT DO NOTHING"
+)
+
+
+def _accounts(session: Session, legs: list[Leg]) -> dict[tuple[Any, ...], uuid.UUID]:
+    """The ids of the legs' accounts (created when missing), with every user account of the entry
+    locked in id order (two entries never deadlock) and its debits checked against its balance.
+
+    Raises:
+        InsufficientFunds: a user account would go below zero.
+    """
+
+    database = session.get_bind()
+    keys = {leg.key for leg in legs}
+    owned = sorted((k for k in keys if k[0] is not None), key=str)
+    ids: dict[tuple[Any, ...], uuid.UUID] = {}
+    balances: dict[uuid.UUID, Decimal] = {}
     if owned:
-        conditions.append(tuple_(LedgerAccount.owner_id, LedgerAccount.asset, LedgerAccount.purpose).in_(owned))
-    if platform:
-        conditions.append(and_(LedgerAccount.owner_id.is_(None),
-                               tuple_(LedgerAccount.asset, LedgerAccount.purpose).in_(platform)))
-    rows = session.execute(select(LedgerAccount.id, LedgerAccount.owner_id, LedgerAccount.asset,
-                                  LedgerAccount.purpose).where(or_(*conditions)))
-    found = {(o, a, p): i for i, o, a, p in rows}
-    missing = keys - found.keys()
-    if not missing:
-        return found
-    session.execute(
-        text("INSERT INTO ledger_accounts (id, owner_id, asset, purpose, balance) "
-             "VALUES (:id, :owner, :asset, :purpose, :balance) ON CONFLICT DO NOTHING"),
-        [{"id": uuid.uuid4(), "owner": o, "asset": a, "purpose": p, "balance": Decimal(0) if o else None}
-         for o, a, p in missing],
-    )
-    return _account_ids(session, keys)
+        for account, owner, code, purpose, balance in fast.execute(session, _LOCK_OWNED, {
+                "owners": [k[0] for k in owned], "assets": [k[1] for k in owned], "purposes": [k[2] for k in owned]}):
+            ids[(owner, code, purpose)], balances[account] = account, balance
+    platform = [k for k in keys if k[0] is None]
+    unknown = [k for k in platform if (database, k[1], k[2]) not in _PLATFORM_IDS]
+    if unknown:
+        found = fast.execute(session, _FIND_PLATFORM, {"assets": [k[1] for k in unknown],
+                                                       "purposes": [k[2] for k in unknown]}).fetchall()
+        seen = {(database, code, purpose): account for account, code, purpose in found}
+        event.listen(session, "after_commit", lambda _s: _PLATFORM_IDS.update(seen), once=True)
+        ids.update({(None, code, purpose): account for (_, code, purpose), account in seen.items()})
+    ids.update({k: _PLATFORM_IDS[(database, k[1], k[2])] for k in platform if (database, k[1], k[2]) in _PLATFORM_IDS})
+    missing = keys - ids.keys()
+    if missing:
+        fast.execute(session, _CREATE, {"owners": [k[0] for k in missing], "assets": [k[1] for k in missing],
+                                        "purposes": [k[2] for k in missing]})
+        return _accounts(session, legs)
+    change: dict[uuid.UUID, Decimal] = {}
+    for leg in legs:
+        if leg.owner_id is not None:
+            change[ids[leg.key]] = change.get(ids[leg.key], Decimal(0)) + leg.amount
+    for leg in legs:
+        account = ids[leg.key]
+        if leg.owner_id is not None and balances[account] + change[account] < 0:
+            raise InsufficientFunds(
+                f"insufficient funds: {leg.purpose} {leg.asset} balance is {balances[account].normalize():f}, "
+                f"{(-change[account]).normalize():f} needed",
+                details={"asset": leg.asset, "purpose": leg.purpose, "balance": str(balances[account]),
+                         "needed": str(-change[account])},
+            )
+    return ids
 
 
 def post(
@@ -110,18 +171,16 @@ def post(
     unbalanced = {a: t for a, t in totals.items() if t != 0}
     if unbalanced:
         raise InvalidInput("the entry does not balance", details={k: str(v) for k, v in unbalanced.items()})
-    ids = _account_ids(session, {leg.key for leg in legs})
-    _lock_and_check(session, legs, ids)
+    ids = _accounts(session, legs)
     entry_id = uuid.uuid4()
-    session.execute(
-        text(
-            "WITH entry AS (INSERT INTO journal_entries (id, kind, description, created_by, reference_type,"
-            " reference_id) VALUES (:id, :kind, :description, :created_by, :reference_type, :reference_id))"
-            " INSERT INTO postings (entry_id, account_id, asset, amount)"
-            " SELECT CAST(:id AS uuid), leg.account_id, leg.asset, leg.amount"
-            " FROM unnest(CAST(:accounts AS uuid[]), CAST(:assets AS varchar[]), CAST(:amounts AS numeric[]))"
-            " WITH ORDINALITY AS leg(account_id, asset, amount, n) ORDER BY leg.n"
-        ),
+    fast.execute(
+        session,
+        "WITH entry AS (INSERT INTO journal_entries (id, kind, description, created_by, reference_type,"
+        " reference_id) VALUES (%(id)s, %(kind)s, %(description)s, %(created_by)s, %(reference_type)s,"
+        " %(reference_id)s)) INSERT INTO postings (entry_id, account_id, asset, amount)"
+        " SELECT %(id)s, leg.account_id, leg.asset, leg.amount"
+        " FROM unnest(%(accounts)s::uuid[], %(assets)s::varchar[], %(amounts)s::numeric[])"
+        " WITH ORDINALITY AS leg(account_id, asset, amount, n) ORDER BY leg.n",
         {
             "id": entry_id, "kind": kind, "description": description, "created_by": created_by,
             "reference_type": reference_type, "reference_id": reference_id,
@@ -130,29 +189,6 @@ def post(
         },
     )
     return entry_id
-
-
-def _lock_and_check(session: Session, legs: list[Leg], ids: dict[tuple[Any, ...], uuid.UUID]) -> None:
-    """Lock every user account of the entry in id order (no deadlock between two entries), check debits."""
-    user_ids = sorted({ids[leg.key] for leg in legs if leg.owner_id is not None})
-    if not user_ids:
-        return
-    balances = {account: balance for account, balance in session.execute(
-        text("SELECT id, balance FROM ledger_accounts WHERE id = ANY(:ids) ORDER BY id FOR UPDATE"),
-        {"ids": user_ids})}
-    change: dict[uuid.UUID, Decimal] = {}
-    for leg in legs:
-        if leg.owner_id is not None:
-            change[ids[leg.key]] = change.get(ids[leg.key], Decimal(0)) + leg.amount
-    for leg in legs:
-        account = ids[leg.key]
-        if leg.owner_id is not None and balances[account] + change[account] < 0:
-            raise InsufficientFunds(
-                f"insufficient funds: {leg.purpose} {leg.asset} balance is {balances[account].normalize():f}, "
-                f"{(-change[account]).normalize():f} needed",
-                details={"asset": leg.asset, "purpose": leg.purpose, "balance": str(balances[account]),
-                         "needed": str(-change[account])},
-            )
 
 
 def balances(session: Session, owner_id: uuid.UUID) -> dict[str, dict[str, Decimal]]:
@@ -219,9 +255,9 @@ def post_hold(
     amount: Decimal | None = None,
     kind: str,
     created_by: uuid.UUID | None = None,
-) -> Hold:
+) -> uuid.UUID:
     """Spend a hold, in full or in part, towards the account of `to` (its amount is ignored); the rest
-    returns to the owner's available balance.
+    returns to the owner's available balance. Returns the id of the entry that spends it.
 
     Raises:
         InvalidState: the hold is no longer pending.
@@ -237,8 +273,7 @@ def post_hold(
     legs = [Leg(hold.owner_id, hold.asset, "held", -hold.amount), Leg(to.owner_id, hold.asset, to.purpose, spend)]
     if spend < hold.amount:
         legs.append(Leg(hold.owner_id, hold.asset, "available", hold.amount - spend))
-    post(session, kind=kind, legs=legs, created_by=created_by, reference_type="hold", reference_id=hold.id)
-    return hold
+    return post(session, kind=kind, legs=legs, created_by=created_by, reference_type="hold", reference_id=hold.id)
 
 
 def void_hold(session: Session, hold_id: uuid.UUID, *, expired: bool = False,

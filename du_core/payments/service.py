@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, replace
+from dataclasses import dataclass, fields, replace
 from datetime import datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
@@ -30,6 +30,7 @@ from du_core import idempotency, money
 from du_core.actor import Actor
 from du_core.admin import settings
 from du_core.audit.trail import record
+from du_core.db import fast
 from du_core.errors import InvalidState, KycRequired, NotFound, RiskLimit
 from du_core.financial.models import Payment
 from du_core.fx.rates import value_in
@@ -91,6 +92,21 @@ def transition(session: Session, payment: Record, *, to: str, **changes: Any) ->
     Raises:
         InvalidState: (current status, to) is not an allowed pair, or the row changed meanwhile.
     """
+    values = _moved(payment, to, changes)
+    changed = session.execute(
+        update(PAYMENTS).where(PAYMENTS.c.id == payment.id, PAYMENTS.c.status == payment.status).values(values)
+    ).rowcount
+    if changed != 1:
+        raise InvalidState("this payment changed meanwhile; look at it again", details={"payment_id": str(payment.id)})
+    return replace(payment, **values)
+
+
+def _moved(payment: Record, to: str, changes: dict[str, Any]) -> dict[str, Any]:
+    """The column values of `payment` moved to `to`, if the transition table allows it.
+
+    Raises:
+        InvalidState: (current status, to) is not an allowed pair.
+    """
     if (payment.status, to) not in TRANSITIONS:
         raise InvalidState(f"a {payment.status} {payment.kind} cannot become {to}",
                            details={"payment_id": str(payment.id), "status": payment.status, "to": to})
@@ -98,12 +114,7 @@ def transition(session: Session, payment: Record, *, to: str, **changes: Any) ->
     values = {**changes, "status": to, "updated_at": at}
     if to == "completed":
         values["completed_at"] = at
-    changed = session.execute(
-        update(PAYMENTS).where(PAYMENTS.c.id == payment.id, PAYMENTS.c.status == payment.status).values(values)
-    ).rowcount
-    if changed != 1:
-        raise InvalidState("this payment changed meanwhile; look at it again", details={"payment_id": str(payment.id)})
-    return replace(payment, **values)
+    return values
 
 
 # -- the operations ------------------------------------------------------------------------------
@@ -126,8 +137,8 @@ def deposit(session: Session, actor: Actor, req: Deposit) -> PaymentView:
     canonical = req.model_copy(update={"amount": str(money.exact(amount, asset.precision)), "currency": asset.code})
 
     def work() -> PaymentView:
-        payment = _create(session, actor, kind="deposit", asset=asset.code, amount=amount, gateway=gateway.name)
-        payment = _submit(session, payment, actor=actor, gateway=gateway)
+        payment = _open(session, _new(actor, kind="deposit", asset=asset.code, amount=amount, gateway=gateway.name),
+                        actor=actor, gateway=gateway)
         view = _view(payment, asset.precision)
         record(session, actor, "financial.deposit", target_type="payment", target_id=payment.id,
                new=_audited(view))
@@ -162,9 +173,9 @@ def withdraw(session: Session, actor: Actor, req: Withdraw) -> PaymentView:
         payment_id = uuid.uuid4()
         hold = book.place_hold(session, owner_id=actor.user_id, asset=asset.code, amount=amount, reason="withdrawal",
                                reference_id=payment_id, created_by=actor.user_id)
-        payment = _create(session, actor, kind="withdrawal", asset=asset.code, amount=amount, gateway=gateway.name,
-                          payment_id=payment_id, hold_id=hold.id, destination=req.destination)
-        payment = _submit(session, payment, actor=actor, gateway=gateway)
+        payment = _open(session, _new(actor, kind="withdrawal", asset=asset.code, amount=amount,
+                                      gateway=gateway.name, payment_id=payment_id, hold_id=hold.id,
+                                      destination=req.destination), actor=actor, gateway=gateway)
         view = _view(payment, asset.precision)
         record(session, actor, "financial.withdraw", target_type="payment", target_id=payment.id,
                new=_audited(view))
@@ -327,33 +338,55 @@ def _usd(value: Decimal) -> str:
     return str(money.exact(value, 2))
 
 
-def _create(session: Session, actor: Actor, *, kind: str, asset: str, amount: Decimal, gateway: str,
-            payment_id: uuid.UUID | None = None, hold_id: uuid.UUID | None = None,
-            destination: str | None = None) -> Record:
-    """Write a new pending payment."""
+_INSERT = "INSERT INTO payments ({}) VALUES ({})".format(
+    ", ".join(f.name for f in fields(Record)), ", ".join(f"%({f.name})s" for f in fields(Record)))
+
+
+def _new(actor: Actor, *, kind: str, asset: str, amount: Decimal, gateway: str,
+         payment_id: uuid.UUID | None = None, hold_id: uuid.UUID | None = None,
+         destination: str | None = None) -> Record:
+    """A payment as it is born: pending (not written yet)."""
     assert actor.user_id is not None
     at = book.now()
-    payment = Record(id=payment_id or uuid.uuid4(), user_id=actor.user_id, kind=kind, asset=asset, amount=amount,
-                     gateway=gateway, status="pending", destination=destination, hold_id=hold_id, entry_id=None,
-                     gateway_reference=None, failure_reason=None, created_at=at, updated_at=at, completed_at=None)
-    session.execute(insert(PAYMENTS), [asdict(payment)])
-    return payment
+    return Record(id=payment_id or uuid.uuid4(), user_id=actor.user_id, kind=kind, asset=asset, amount=amount,
+                  gateway=gateway, status="pending", destination=destination, hold_id=hold_id, entry_id=None,
+                  gateway_reference=None, failure_reason=None, created_at=at, updated_at=at, completed_at=None)
 
 
-def _submit(session: Session, payment: Record, *, actor: Actor, gateway: Gateway) -> Record:
-    """Hand a new payment to its gateway and apply the decision."""
+def _open(session: Session, payment: Record, *, actor: Actor, gateway: Gateway) -> Record:
+    """Hand a new payment to its gateway, apply the decision, and write the payment once.
+
+    A gateway that settles or refuses at once moves the payment through the transition table in
+    memory (pending -> processing -> completed, or pending -> failed): no one can see the states
+    in between inside one transaction, so only the final row is written.
+    """
     decision: Decision = gateway.submit(Submission(payment_id=payment.id, kind=payment.kind, asset=payment.asset,
                                                    amount=payment.amount, destination=payment.destination))
     reference = {"gateway_reference": decision.reference} if decision.reference else {}
     if decision.outcome == "completed":
-        return _settle(session, payment, actor=actor, **reference)
-    if decision.outcome == "failed":
-        reason = decision.reason or f"refused by {gateway.name}"
-        return _release(session, payment, actor=actor, to="failed", reason=reason, **reference)
-    if reference:
-        session.execute(update(PAYMENTS).where(PAYMENTS.c.id == payment.id).values(reference))
-        return replace(payment, **reference)
+        payment = replace(payment, **_moved(payment, "processing", reference))
+        payment = replace(payment, **_moved(payment, "completed", {"entry_id": _book(session, payment, actor)}))
+    elif decision.outcome == "failed":
+        reason = (decision.reason or f"refused by {gateway.name}")[:200]
+        payment = replace(payment, **_moved(payment, "failed", {**reference, "failure_reason": reason}))
+        if payment.hold_id is not None:
+            book.void_hold(session, payment.hold_id, created_by=actor.user_id)
+    else:
+        payment = replace(payment, **reference)
+    fast.execute(session, _INSERT, {f.name: getattr(payment, f.name) for f in fields(Record)})  # asdict deep-copies
     return payment
+
+
+def _book(session: Session, payment: Record, actor: Actor) -> uuid.UUID:
+    """Write a completed payment to the books: a deposit's entry, or a withdrawal's hold spent."""
+    if payment.kind == "deposit":
+        legs = [Leg(payment.user_id, payment.asset, "available", payment.amount),
+                Leg(None, payment.asset, "external", -payment.amount)]
+        return book.post(session, kind="deposit", legs=legs, created_by=actor.user_id, reference_type="payment",
+                         reference_id=payment.id)
+    assert payment.hold_id is not None
+    return book.post_hold(session, payment.hold_id, to=Leg(None, payment.asset, "external", Decimal(0)),
+                          kind="withdrawal", created_by=actor.user_id)
 
 
 def _settle(session: Session, payment: Record, *, actor: Actor, **changes: Any) -> Record:
@@ -361,17 +394,7 @@ def _settle(session: Session, payment: Record, *, actor: Actor, **changes: Any) 
     if payment.status == "pending":
         payment = transition(session, payment, to="processing", **changes)
         changes = {}
-    if payment.kind == "deposit":
-        legs = [Leg(payment.user_id, payment.asset, "available", payment.amount),
-                Leg(None, payment.asset, "external", -payment.amount)]
-        entry_id = book.post(session, kind="deposit", legs=legs, created_by=actor.user_id, reference_type="payment",
-                             reference_id=payment.id)
-        return transition(session, payment, to="completed", entry_id=entry_id, **changes)
-    assert payment.hold_id is not None
-    # The hold's entries carry the payment: the hold's reference_id is the payment's id.
-    book.post_hold(session, payment.hold_id, to=Leg(None, payment.asset, "external", Decimal(0)), kind="withdrawal",
-                   created_by=actor.user_id)
-    return transition(session, payment, to="completed", **changes)
+    return transition(session, payment, to="completed", entry_id=_book(session, payment, actor), **changes)
 
 
 def _release(session: Session, payment: Record, *, actor: Actor, to: str, reason: str, **changes: Any) -> Record:
