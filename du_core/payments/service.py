@@ -275,7 +275,7 @@ def payments_history(session: Session, actor: Actor, req: PaymentQuery) -> Payme
 def _require_kyc(actor: Actor, level: int, what: str) -> None:
     if actor.kyc_level < level:
         raise KycRequired(f"to {what} you need KYC level {level} (yours is {actor.kyc_level}); "
-                          "see du compliance kyc status", details={"required": level, "current": actor.kyc_level})
+                          "an admin raises it after KYC verification", details={"required": level, "current": actor.kyc_level})
 
 
 def _once(session: Session, actor: Actor, name: str, canonical: Deposit | Withdraw,
