@@ -212,3 +212,41 @@ def du(home: Path, db_url: str) -> Du:
 def outbox_text(home: Path) -> str:
     path = home / "data" / "outbox.log"
     return path.read_text() if path.exists() else ""
+
+
+def sql(du: Du, statement: str, *, triggers_off: bool = False, **params: Any) -> list[Any] | None:
+    """Run SQL as the database owner, behind the platform's back (with its triggers off if asked)."""
+    from sqlalchemy import text
+
+    from du_core.db.engine import create
+
+    eng = create(du.url)
+    try:
+        with eng.begin() as conn:
+            if triggers_off:
+                conn.execute(text("SET LOCAL session_replication_role = replica"))
+            result = conn.execute(text(statement), params)
+            return result.all() if result.returns_rows else None
+    finally:
+        eng.dispose()
+
+
+def at_once(n: int, work: Any) -> list[Any]:
+    """Run work(i) in n threads released together; return each result or the exception it raised."""
+    import threading
+
+    barrier, results = threading.Barrier(n), [None] * n
+
+    def go(i: int) -> None:
+        barrier.wait()
+        try:
+            results[i] = work(i)
+        except Exception as exc:  # noqa: BLE001 - the test inspects what each thread got
+            results[i] = exc
+
+    threads = [threading.Thread(target=go, args=(i,)) for i in range(n)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=120)
+    return results

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 
 import pytest
-from sqlalchemy import text
+from tests.conftest import sql
 
 PASSWORD = "a long Pass phrase 42"
 
@@ -25,19 +25,6 @@ def member(du, role: str, profile: str, name: str = "Trần Thị Hoa") -> dict:
     return user
 
 
-def sql(du, statement: str, *, triggers_off: bool = False, **params):
-    """Run SQL as the database owner, behind the platform's back (with its triggers off if asked)."""
-    from du_core.db.engine import create
-
-    eng = create(du.url)
-    try:
-        with eng.begin() as conn:
-            if triggers_off:
-                conn.execute(text("SET LOCAL session_replication_role = replica"))
-            result = conn.execute(text(statement), params)
-            return result.all() if result.returns_rows else None
-    finally:
-        eng.dispose()
 
 
 @pytest.fixture

@@ -11,22 +11,12 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from sqlalchemy import text
+from tests.conftest import sql
 
 D = Decimal
 DATA = Path(__file__).resolve().parents[1] / "data"
 
 
-def sql(du, statement: str, **params):
-    from du_core.db.engine import create
-
-    eng = create(du.url)
-    try:
-        with eng.begin() as conn:
-            result = conn.execute(text(statement), params)
-            return result.all() if result.returns_rows else None
-    finally:
-        eng.dispose()
 
 
 def rate_rows(du) -> list[tuple]:

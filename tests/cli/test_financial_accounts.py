@@ -9,7 +9,7 @@ from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 
 import pytest
-from sqlalchemy import text
+from tests.conftest import sql
 
 D = Decimal
 UTC = timezone.utc
@@ -22,17 +22,6 @@ def engine_of(du):
     return create(du.url)
 
 
-def sql(du, statement: str, *, triggers_off: bool = False, **params):
-    """Run SQL as the database owner, behind the platform's back (with its triggers off if asked)."""
-    eng = engine_of(du)
-    try:
-        with eng.begin() as conn:
-            if triggers_off:
-                conn.execute(text("SET LOCAL session_replication_role = replica"))
-            result = conn.execute(text(statement), params)
-            return result.all() if result.returns_rows else None
-    finally:
-        eng.dispose()
 
 
 def counts(du) -> dict[str, int]:

@@ -6,7 +6,7 @@ import uuid
 from decimal import Decimal
 
 import pytest
-from sqlalchemy import text
+from tests.conftest import sql
 
 D = Decimal
 TABLES = ("payments", "journal_entries", "postings", "holds", "idempotency_keys", "audit_trails")
@@ -19,17 +19,6 @@ BAD_AMOUNTS = [
 ]
 
 
-def sql(du, statement: str, **params):
-    """Run SQL as the database owner, behind the platform's back."""
-    from du_core.db.engine import create
-
-    eng = create(du.url)
-    try:
-        with eng.begin() as conn:
-            result = conn.execute(text(statement), params)
-            return result.all() if result.returns_rows else None
-    finally:
-        eng.dispose()
 
 
 def counts(du) -> dict[str, int]:

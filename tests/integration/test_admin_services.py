@@ -19,6 +19,7 @@ from du_core.errors import InvalidInput, InvalidState, MaintenanceMode, Permissi
 from du_core.users import service as users_service
 from du_core.users.schemas import SetRole, UserId, UserQuery
 from du_core.validation import parse
+from tests.conftest import at_once
 
 PASSWORD = "a long Pass phrase 42"
 
@@ -47,23 +48,6 @@ def admins(engine) -> int:
         return conn.execute(text("SELECT count(*) FROM users WHERE role = 'admin' AND status = 'active'")).scalar_one()
 
 
-def at_once(n: int, work) -> list[object]:
-    """Run work(i) in n threads released together; return each result or the exception it raised."""
-    barrier, results = threading.Barrier(n), [None] * n
-
-    def go(i: int) -> None:
-        barrier.wait()
-        try:
-            results[i] = work(i)
-        except Exception as exc:  # noqa: BLE001 - the test inspects what each thread got
-            results[i] = exc
-
-    threads = [threading.Thread(target=go, args=(i,)) for i in range(n)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=120)
-    return results
 
 
 @pytest.mark.concurrency

@@ -3,7 +3,6 @@ holds, KYC gates, daily limits, idempotency, and the books balanced after every 
 
 from __future__ import annotations
 
-import threading
 import uuid
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
@@ -24,6 +23,7 @@ from du_core.ledger import book
 from du_core.payments import service
 from du_core.payments.schemas import Deposit, PaymentId, PaymentQuery, ProcessPayment, Withdraw
 from du_core.validation import parse
+from tests.conftest import at_once
 
 D = Decimal
 PASSWORD = "a long Pass phrase 42"
@@ -450,20 +450,3 @@ def test_concurrent_repeats_create_exactly_one_payment_and_one_entry(engine, ali
     assert balance(engine, alice)["available"] == D("25.00")
 
 
-def at_once(n: int, work) -> list[object]:
-    """Run work(i) in n threads released together; return each result or the exception it raised."""
-    barrier, results = threading.Barrier(n), [None] * n
-
-    def go(i: int) -> None:
-        barrier.wait()
-        try:
-            results[i] = work(i)
-        except Exception as exc:  # noqa: BLE001 - the test inspects what each thread got
-            results[i] = exc
-
-    threads = [threading.Thread(target=go, args=(i,)) for i in range(n)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=120)
-    return results
