@@ -192,13 +192,14 @@ class Du:
             sql += f", kyc_level = {kyc_level}"
         _admin(self.url, sql + f" WHERE email = '{email}'")
 
-    def user_as(self, role: str, email: str | None = None, *, phone: str | None = None) -> dict[str, Any]:
-        """Register, promote and log in a user of `role` under the default profile."""
-        email = email or f"{role}-{uuid.uuid4().hex[:6]}@example.com"
+    def user_as(self, role: str, email: str | None = None, *, phone: str | None = None,
+                profile: str | None = None, name: str = "Trần Thị Hoa") -> dict[str, Any]:
+        """Register, promote and log in a user of `role` (under `profile`, or the default one)."""
+        email = email or f"{profile or role}-{uuid.uuid4().hex[:6]}@example.com"
         phone = phone or f"+8491{uuid.uuid4().int % 10_000_000:07d}"
-        user = self.register(email, phone=phone)
+        user = self.register(email, phone=phone, name=name)
         self.set_role(email, role)
-        r = self.login(email)
+        r = self.login(email, profile=profile)
         assert r.exit_code == 0, r.stderr
         return user
 

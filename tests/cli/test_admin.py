@@ -18,11 +18,7 @@ def bootstrap(du, email: str = "root@example.com", phone: str = "+84911000001", 
 
 def member(du, role: str, profile: str, name: str = "Trần Thị Hoa") -> dict:
     """Register a user, give them `role` and log them in under `profile`."""
-    email = f"{profile}-{uuid.uuid4().hex[:6]}@example.com"
-    user = du.register(email, phone=f"+8491{uuid.uuid4().int % 10_000_000:07d}", name=name)
-    du.set_role(email, role)
-    assert du.login(email, profile=profile).exit_code == 0
-    return user
+    return du.user_as(role, profile=profile, name=name)
 
 
 
