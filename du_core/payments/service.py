@@ -131,18 +131,12 @@ def deposit(session: Session, actor: Actor, req: Deposit) -> PaymentView:
         Duplicate: the idempotency key was used for another request.
     """
     _require_kyc(actor, DEPOSIT_KYC_LEVEL, "deposit")
-    asset = book.asset(session, req.currency)
-    amount = money.parse_amount(req.amount, asset.precision)
-    gateway = gateways.get(req.method)
-    canonical = req.model_copy(update={"amount": str(money.exact(amount, asset.precision)), "currency": asset.code})
+    asset, amount, gateway, canonical = _parsed(session, req)
 
     def work() -> PaymentView:
         payment = _open(session, _new(actor, kind="deposit", asset=asset.code, amount=amount, gateway=gateway.name),
                         actor=actor, gateway=gateway)
-        view = _view(payment, asset.precision)
-        record(session, actor, "financial.deposit", target_type="payment", target_id=payment.id,
-               new=_audited(view))
-        return view
+        return _opened(session, actor, "financial.deposit", payment, asset.precision)
 
     return _once(session, actor, "financial.deposit", canonical, work)
 
@@ -160,10 +154,7 @@ def withdraw(session: Session, actor: Actor, req: Withdraw) -> PaymentView:
         Duplicate: the idempotency key was used for another request.
     """
     _require_kyc(actor, WITHDRAW_KYC_LEVEL, "withdraw")
-    asset = book.asset(session, req.currency)
-    amount = money.parse_amount(req.amount, asset.precision)
-    gateway = gateways.get(req.method)
-    canonical = req.model_copy(update={"amount": str(money.exact(amount, asset.precision)), "currency": asset.code})
+    asset, amount, gateway, canonical = _parsed(session, req)
 
     def work() -> PaymentView:
         assert actor.user_id is not None
@@ -176,10 +167,7 @@ def withdraw(session: Session, actor: Actor, req: Withdraw) -> PaymentView:
         payment = _open(session, _new(actor, kind="withdrawal", asset=asset.code, amount=amount,
                                       gateway=gateway.name, payment_id=payment_id, hold_id=hold.id,
                                       destination=req.destination), actor=actor, gateway=gateway)
-        view = _view(payment, asset.precision)
-        record(session, actor, "financial.withdraw", target_type="payment", target_id=payment.id,
-               new=_audited(view))
-        return view
+        return _opened(session, actor, "financial.withdraw", payment, asset.precision)
 
     return _once(session, actor, "financial.withdraw", canonical, work)
 
@@ -270,6 +258,21 @@ def payments_history(session: Session, actor: Actor, req: PaymentQuery) -> Payme
 
 
 # -- the steps -----------------------------------------------------------------------------------
+
+
+def _parsed(session: Session, req: Deposit | Withdraw) -> tuple[book.AssetInfo, Decimal, Gateway, Any]:
+    """The request's asset, exact amount and gateway, and the request in canonical form (for its key)."""
+    asset = book.asset(session, req.currency)
+    amount = money.parse_amount(req.amount, asset.precision)
+    canonical = req.model_copy(update={"amount": str(money.exact(amount, asset.precision)), "currency": asset.code})
+    return asset, amount, gateways.get(req.method), canonical
+
+
+def _opened(session: Session, actor: Actor, action: str, payment: Record, precision: int) -> PaymentView:
+    """The view of a new payment, audited."""
+    view = _view(payment, precision)
+    record(session, actor, action, target_type="payment", target_id=payment.id, new=_audited(view))
+    return view
 
 
 def _require_kyc(actor: Actor, level: int, what: str) -> None:

@@ -9,10 +9,9 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, Field
 
 from du_core.actor import PERMISSIONS, Role
-from du_core.validation import Request, View
+from du_core.validation import Paging, Request, View
 
 Status = Literal["active", "suspended", "closed"]
-MAX_LIMIT = 200
 
 
 def _known_operation(name: str) -> str:
@@ -24,15 +23,8 @@ def _known_operation(name: str) -> str:
 Permission = Annotated[str, Field(max_length=64), AfterValidator(_known_operation)]
 
 
-class PageRequest(Request):
-    """Paging shared by every listing: pages count from 1, at most MAX_LIMIT rows a page."""
-
-    page: int = Field(default=1, ge=1)
-    limit: int = Field(default=50, ge=1, le=MAX_LIMIT)
-
-    @property
-    def offset(self) -> int:
-        return (self.page - 1) * self.limit
+# Paging shared by every listing (kept under its old name for the modules that import it).
+PageRequest = Paging
 
 
 class UserQuery(PageRequest):
