@@ -80,6 +80,8 @@ def at_least(role: Role) -> frozenset[Role]:
 ADMIN = frozenset({Role.admin})
 # Moving money: every logged-in role but read_only (KYC levels are checked by the operations).
 MONEY = frozenset(r for r in Role if r is not Role.read_only)
+# Trading: standard and up (KYC level 1, checked by the operations).
+TRADE = at_least(Role.standard)
 
 # operation name -> who may run it. The operation name is the service's, not the CLI's.
 PERMISSIONS: dict[str, Audience | frozenset[Role]] = {
@@ -142,6 +144,32 @@ PERMISSIONS: dict[str, Audience | frozenset[Role]] = {
     "admin.assets_add": ADMIN,
     "admin.fx_set": ADMIN,
     "admin.fx_import": ADMIN,
+    # trading: the exchange (KYC levels are checked by the operations)
+    "trading.pairs": Audience.anyone,
+    "trading.rules": Audience.anyone,
+    "trading.market_data": Audience.self,
+    "trading.orderbook": Audience.self,
+    "trading.algorithms": Audience.self,
+    "trading.place": TRADE,
+    "trading.modify": TRADE,
+    "trading.close_position": TRADE,
+    "trading.cancel": Audience.self,  # own orders: a user who may no longer trade may still cancel
+    "trading.orders": Audience.self,
+    "trading.order": Audience.self,
+    "trading.position": Audience.self,
+    "trading.account": Audience.self,
+    "trading.statistics": Audience.self,
+    "trading.trades": Audience.self,
+    "trading.risk_assessment": Audience.self,
+    "admin.instruments_add": ADMIN,
+    "admin.instruments_update": ADMIN,
+    # market data
+    "market.prices": Audience.anyone,
+    "market.ticker": Audience.anyone,
+    "market.history": Audience.anyone,
+    "market.analysis": Audience.self,
+    "market.feeds": Audience.self,
+    "market.import": ADMIN,
 }
 
 

@@ -27,6 +27,10 @@ SERVICE_MODULES = (
     "du_core.fx.service",
     "du_core.financial.service",
     "du_core.ledger.service",
+    "du_core.trading.service",
+    "du_core.trading.info",
+    "du_core.trading.admin",
+    "du_core.market.service",
 )
 
 

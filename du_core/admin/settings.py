@@ -6,6 +6,7 @@ own settings (fees, limits) from here; only keys of the catalogue can be set.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import TYPE_CHECKING, Any
@@ -23,6 +24,7 @@ class Spec:
     description: str
     minimum: Any = None
     maximum: Any = None
+    check: Callable[[Any], Any] | None = None  # validates (and may normalise) a parsed value
 
 
 CATALOG: dict[str, Spec] = {
@@ -31,6 +33,9 @@ CATALOG: dict[str, Spec] = {
     "max_leverage": Spec(Decimal, Decimal("1"), "highest leverage a client may use", Decimal("1"), Decimal("100")),
     "maker_fee_rate": Spec(Decimal, Decimal("0.0010"), "fee on the maker side of a fill", Decimal("0"), Decimal("0.1")),
     "taker_fee_rate": Spec(Decimal, Decimal("0.0020"), "fee on the taker side of a fill", Decimal("0"), Decimal("0.1")),
+    "fee_tiers": Spec(str, "100000:0.0008/0.0016,1000000:0.0005/0.0010",
+                      "lower maker/taker rates from a 30-day traded volume in USD, as VOLUME:MAKER/TAKER,...",
+                      check=lambda text: _check_tiers(text)),
     "max_order_notional": Spec(Decimal, Decimal("1000000"), "largest order value in its quote currency", Decimal("0")),
     "max_open_orders": Spec(int, 200, "open orders one user may have", 0, 100_000),
     "login_max_failures": Spec(int, 5, "failed logins before an account is locked", 1, 100),
@@ -77,12 +82,21 @@ def parse(key: str, raw: str) -> Any:
             raise InvalidInput(f"{key} takes a plain decimal number", details={"key": key})
     else:
         value = text
+    if spec.check is not None:
+        value = spec.check(value)
     if (spec.minimum is not None and value < spec.minimum) or (spec.maximum is not None and value > spec.maximum):
         raise InvalidInput(
             f"{key} must lie between {spec.minimum} and {spec.maximum}",
             details={"key": key, "minimum": str(spec.minimum), "maximum": str(spec.maximum)},
         )
     return value
+
+
+def _check_tiers(text: str) -> str:
+    from du_core.trading.fees import parse_tiers
+
+    parse_tiers(text)
+    return text.replace(" ", "")
 
 
 def _to_json(value: Any) -> Any:

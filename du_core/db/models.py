@@ -9,13 +9,16 @@ from du_core.clients.models import ClientPreferences, ClientSettings, Onboarding
 from du_core.db.base import Base
 from du_core.financial.models import FxRate, Payment
 from du_core.ledger.models import Asset, Hold, IdempotencyKey, JournalEntry, LedgerAccount, Posting
+from du_core.market.models import Candle, MarketFeed
 from du_core.notifications.models import Notification
+from du_core.trading.models import Instrument, Order, Position, Trade
 from du_core.users.models import User, UserProfile
 
 metadata = Base.metadata
 
 __all__ = [
     "Asset", "AuditChain", "AuditTrail", "AuthSession", "AuthToken", "ClientPreferences", "ClientSettings",
-    "FxRate", "Hold", "IdempotencyKey", "JournalEntry", "LedgerAccount", "LoginThrottle", "Notification",
-    "OnboardingStep", "Payment", "PlatformSetting", "Posting", "User", "UserProfile", "metadata",
+    "FxRate", "Hold", "IdempotencyKey", "Instrument", "JournalEntry", "LedgerAccount", "LoginThrottle", "Notification",
+    "OnboardingStep", "Order", "Payment", "PlatformSetting", "Position", "Posting", "Trade", "User", "UserProfile",
+    "Candle", "MarketFeed", "metadata",
 ]

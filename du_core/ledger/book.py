@@ -340,13 +340,15 @@ def verify(session: Session) -> Verification:
     unbalanced = [(r.entry_id, r.asset, r.total) for r in session.execute(text(
         "SELECT entry_id, asset, sum(amount) AS total FROM postings GROUP BY entry_id, asset"
         " HAVING sum(amount) <> 0"))]
-    # Money on a held account is exactly the money of its pending holds: no hold is lost, none invented.
+    # Money on a held account is exactly what its pending holds and live orders reserve: nothing lost, none invented.
     orphaned = [(r.owner_id, r.asset, r.held, r.pending) for r in session.execute(text(
         "SELECT coalesce(a.owner_id, h.owner_id) AS owner_id, coalesce(a.asset, h.asset) AS asset,"
         " coalesce(a.balance, 0) AS held, coalesce(h.pending, 0) AS pending"
         " FROM (SELECT owner_id, asset, balance FROM ledger_accounts WHERE purpose = 'held') a"
-        " FULL JOIN (SELECT owner_id, asset, sum(amount) AS pending FROM holds WHERE status = 'pending'"
-        " GROUP BY owner_id, asset) h ON h.owner_id = a.owner_id AND h.asset = a.asset"
+        " FULL JOIN (SELECT owner_id, asset, sum(amount) AS pending FROM ("
+        "  SELECT owner_id, asset, amount FROM holds WHERE status = 'pending'"
+        "  UNION ALL SELECT user_id, hold_asset, held FROM orders WHERE held > 0"
+        " ) r GROUP BY owner_id, asset) h ON h.owner_id = a.owner_id AND h.asset = a.asset"
         " WHERE coalesce(a.balance, 0) <> coalesce(h.pending, 0)"))]
     counts = session.execute(text(
         "SELECT (SELECT count(*) FROM ledger_accounts), (SELECT count(*) FROM postings)")).one()

@@ -1,0 +1,1 @@
+"""The exchange: instruments, orders, matching, settlement, positions."""
