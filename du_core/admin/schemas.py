@@ -25,7 +25,7 @@ def _as_utc(value: datetime) -> datetime:
 
 
 UtcTime = Annotated[datetime, AfterValidator(_as_utc)]
-SettingValue = bool | int | Decimal
+SettingValue = bool | int | Decimal | str
 Outcome = Literal["success", "denied", "failed"]  # du_core.audit.models.OUTCOMES
 
 
@@ -48,7 +48,7 @@ class UpdateUser(Request):
 class UpdateSettings(Request):
     """New values of some settings, as text (each is parsed with its setting's type and bounds)."""
 
-    values: dict[Annotated[str, Field(max_length=64)], Annotated[str, Field(max_length=64)]] = Field(min_length=1)
+    values: dict[Annotated[str, Field(max_length=64)], Annotated[str, Field(max_length=256)]] = Field(min_length=1)
 
 
 class SettingView(View):
