@@ -87,40 +87,25 @@ def orderbook(session: Session, actor: Actor, req: BookRequest) -> OrderBookView
                          asks=_levels(None, snap.asks), spread=spread, mid=mid)  # type: ignore[arg-type]
 
 
-_DAY = """
-SELECT count(*), coalesce(sum(quantity), 0), coalesce(sum(quote_quantity), 0), max(price), min(price),
-    (array_agg(price ORDER BY id))[1]
-FROM trades WHERE symbol = %(s)s AND created_at > %(since)s
-"""
-
-
 @operation("trading.market_data")
 def market_data(session: Session, actor: Actor, req: SymbolRequest) -> MarketDataView:
-    """Last price, best bid and ask, and the last 24 hours of an instrument.
+    """Last price, best bid and ask, and the last 24 hours of an instrument (from its candles).
 
     Raises:
         NotFound: no such instrument.
     """
+    from du_core.market import service as market
+
     inst = exchange.instrument(session, req.symbol, lock=False)
-    snap = book.snapshot(session, req.symbol, 1)
-    now = datetime.now(timezone.utc)
-    count, volume, quote_volume, high, low, first = fast.execute(
-        session, _DAY, {"s": inst.symbol, "since": now - timedelta(hours=24)}).fetchone()
-    pp = inst.price_places
-    last = inst.last_price
-    change = percent = None
-    if first is not None and last is not None:
-        change = exact(last - first, pp)
-        percent = exact((last - first) / first * 100, 2)
-    bid = snap.bids[0][0] if snap.bids else None
-    ask = snap.asks[0][0] if snap.asks else None
+    t = market.ticker_of(session, market.lookup(session, inst.symbol), datetime.now(timezone.utc))
+    bid, ask = t.best_bid, t.best_ask
     return MarketDataView(
-        symbol=inst.symbol, status=inst.status, last=None if last is None else exact(last, pp), bid=bid, ask=ask,
-        spread=None if bid is None or ask is None else ask - bid,
-        open_24h=None if first is None else exact(first, pp), change_24h=change, change_24h_percent=percent,
-        high_24h=None if high is None else exact(high, pp), low_24h=None if low is None else exact(low, pp),
-        volume_24h=exact(volume, inst.quantity_places), quote_volume_24h=exact(quote_volume, inst.quote_places),
-        trades_24h=count, as_of=now)
+        symbol=inst.symbol, status=inst.status, last=t.last_price, bid=bid, ask=ask,
+        spread=None if bid is None or ask is None else ask - bid, open_24h=t.open_24h, change_24h=t.change_24h,
+        change_24h_percent=t.change_percent_24h, high_24h=t.high_24h, low_24h=t.low_24h,
+        volume_24h=t.volume_24h if t.volume_24h is not None else exact(ZERO, inst.quantity_places),
+        quote_volume_24h=t.quote_volume_24h if t.quote_volume_24h is not None else exact(ZERO, inst.quote_places),
+        trades_24h=t.trades_24h or 0, as_of=t.as_of)
 
 
 _MY_TRADES = """

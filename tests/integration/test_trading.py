@@ -188,3 +188,16 @@ def test_positions_track_average_cost_and_realised_pnl(engine):
     p = call(engine, b, "trading.position", SymbolRequest, symbol="BTC-USD")
     assert p.quantity == D("1") and p.realised_pnl == D("4000.00") and p.average_cost == D("51000")
     assert verify(engine).ok
+
+
+def test_market_data_shows_the_last_trade_the_day_and_the_best_prices(engine):
+    a = trader(engine, BTC="1")
+    b = trader(engine, USD="100000.00")
+    place(engine, a, side="sell", quantity="0.5", price="50000")
+    place(engine, a, side="sell", quantity="0.5", price="50100")
+    place(engine, b, side="buy", quantity="0.1", price="49000")
+    place(engine, b, side="buy", type="market", quantity="0.6")
+    data = call(engine, b, "trading.market_data", SymbolRequest, symbol="BTC-USD")
+    assert (data.last, data.bid, data.ask) == (D("50100.00"), D("49000.00"), D("50100.00"))
+    assert data.high_24h == D("50100.00") and data.low_24h == D("50000.00") and data.volume_24h == D("0.6")
+    assert data.trades_24h == 2 and data.spread == D("1100.00")
