@@ -151,4 +151,4 @@ def audit_verify():
 
 
 # The books and FX rates register their sub-commands on this app.
-from du_cli.commands import admin_fx, admin_ledger  # noqa: E402, F401
+from du_cli.commands import admin_fx, admin_instruments, admin_ledger  # noqa: E402, F401

@@ -32,6 +32,11 @@ WHERE i.symbol = %(symbol)s
 """
 
 
+def _step(size: Decimal) -> Decimal:
+    """The quantum of a tick or lot size as stored (0.010000... -> 0.01), to show levels with its places."""
+    return Decimal(1).scaleb(min(0, size.normalize().as_tuple().exponent))  # type: ignore[arg-type]
+
+
 @dataclass
 class Snapshot:
     """Levels best first: (price, total remaining quantity, number of orders)."""
@@ -54,6 +59,6 @@ def snapshot(session: Session, symbol: str, depth: int | None = None) -> Snapsho
     book = Snapshot(symbol=symbol, seq=rows[0][0])
     for _seq, tick, lot, side, price, quantity, orders in rows:
         if side is not None:
-            level = (price.quantize(tick), quantity.quantize(lot), orders)
+            level = (price.quantize(_step(tick)), quantity.quantize(_step(lot)), orders)
             (book.bids if side == "buy" else book.asks).append(level)
     return book

@@ -417,8 +417,10 @@ def finish(session: Session, batch: Batch) -> None:
     resync = len(levels) > MAX_NOTIFY_CHANGES
     trades_payload = None
     if batch.trades:
-        trades_payload = [{"id": t["id"], "price": format(t["price"].quantize(inst.tick), "f"),
-                           "quantity": format(t["quantity"].quantize(inst.lot), "f"), "taker_side": t["taker_side"],
+        price_unit, quantity_unit = Decimal(1).scaleb(-inst.price_places), Decimal(1).scaleb(-inst.quantity_places)
+        trades_payload = [{"id": t["id"], "price": format(t["price"].quantize(price_unit), "f"),
+                           "quantity": format(t["quantity"].quantize(quantity_unit), "f"),
+                           "taker_side": t["taker_side"],
                            "at": t["at"].isoformat()} for t in batch.trades]
         if len(json.dumps(trades_payload)) > 7000:
             trades_payload = trades_payload[-40:]  # the tape shows the latest; candles have them all

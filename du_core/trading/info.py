@@ -104,7 +104,7 @@ def market_data(session: Session, actor: Actor, req: SymbolRequest) -> MarketDat
         spread=None if bid is None or ask is None else ask - bid, open_24h=t.open_24h, change_24h=t.change_24h,
         change_24h_percent=t.change_percent_24h, high_24h=t.high_24h, low_24h=t.low_24h,
         volume_24h=t.volume_24h if t.volume_24h is not None else exact(ZERO, inst.quantity_places),
-        quote_volume_24h=t.quote_volume_24h if t.quote_volume_24h is not None else exact(ZERO, inst.quote_places),
+        quote_volume_24h=exact(t.quote_volume_24h or ZERO, inst.quote_places),
         trades_24h=t.trades_24h or 0, as_of=t.as_of)
 
 

@@ -360,6 +360,12 @@ def close_position(session: Session, actor: Actor, req: ClosePosition) -> OrderV
     """
     assert actor.user_id is not None
     ensure_may_trade(actor)
+    return idempotency.once(session, user_id=actor.user_id, key=req.idempotency_key,
+                            operation="trading.close_position", request=req, result_type=OrderView,
+                            work=lambda: _close(session, actor, req))
+
+
+def _close(session: Session, actor: Actor, req: ClosePosition) -> OrderView:
     row = fast.execute(session, "SELECT quantity FROM positions WHERE user_id = %(u)s AND symbol = %(s)s",
                        {"u": actor.user_id, "s": req.symbol}).fetchone()
     if row is None or row[0] == 0:
@@ -370,8 +376,5 @@ def close_position(session: Session, actor: Actor, req: ClosePosition) -> OrderV
     if size < inst.min_quantity:
         raise InvalidState(f"the position ({abs(row[0]).normalize():f}) is below the minimum order size",
                            details={"symbol": req.symbol, "min_quantity": str(inst.min_quantity)})
-    order = PlaceOrder(symbol=req.symbol, side="sell" if row[0] > 0 else "buy", type="market",
-                       quantity=format(size, "f"), tif="ioc", idempotency_key=req.idempotency_key)
-    return idempotency.once(session, user_id=actor.user_id, key=req.idempotency_key,
-                            operation="trading.close_position", request=req, result_type=OrderView,
-                            work=lambda: _place(session, actor, order))
+    return _place(session, actor, PlaceOrder(symbol=req.symbol, side="sell" if row[0] > 0 else "buy", type="market",
+                                             quantity=format(size, "f"), tif="ioc"))
