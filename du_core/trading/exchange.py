@@ -40,6 +40,7 @@ ONE = Decimal(1)
 PAGE = 16  # makers read per round trip: most orders trade with one to three
 MAX_NOTIFY_CHANGES = 100  # more level changes than this become a "resync" notice (8000-byte payloads)
 MAX_CASCADE = 1000
+TRADES_PER_NOTICE = 40  # about 5 kB of JSON: one notification holds at most 8000 bytes
 
 
 @dataclass
@@ -415,21 +416,24 @@ def finish(session: Session, batch: Batch) -> None:
         record_trades(session, inst.symbol, [(t["at"], t["price"], t["quantity"]) for t in batch.trades])
     levels = sorted(batch.levels, key=lambda lv: (lv[0], lv[1]))
     resync = len(levels) > MAX_NOTIFY_CHANGES
-    trades_payload = None
+    chunks: list[str] = []
     if batch.trades:
         price_unit, quantity_unit = Decimal(1).scaleb(-inst.price_places), Decimal(1).scaleb(-inst.quantity_places)
-        trades_payload = [{"id": t["id"], "price": format(t["price"].quantize(price_unit), "f"),
-                           "quantity": format(t["quantity"].quantize(quantity_unit), "f"),
-                           "taker_side": t["taker_side"],
-                           "at": t["at"].isoformat()} for t in batch.trades]
-        if len(json.dumps(trades_payload)) > 7000:
-            trades_payload = trades_payload[-40:]  # the tape shows the latest; candles have them all
+        tape = [{"id": t["id"], "price": format(t["price"].quantize(price_unit), "f"),
+                 "quantity": format(t["quantity"].quantize(quantity_unit), "f"), "taker_side": t["taker_side"],
+                 "at": t["at"].isoformat()} for t in batch.trades]
+        # a notification carries at most 8000 bytes: a sweep of many makers goes out in several
+        chunks = [json.dumps(tape[i:i + TRADES_PER_NOTICE]) for i in range(0, len(tape), TRADES_PER_NOTICE)]
     inst.book_seq = fast.execute(session, _NOTIFY, {
-        "s": inst.symbol, "last": last, "resync": resync,
+        "s": inst.symbol, "last": last, "resync": resync, "pp": inst.price_places, "qp": inst.quantity_places,
         "sides": [lv[0] for lv in levels] if not resync else [],
         "prices": [lv[1] for lv in levels] if not resync else [],
-        "trades": json.dumps(trades_payload) if trades_payload else None,
+        "trades": chunks[0] if chunks else None,
     }).fetchone()[0]
+    for chunk in chunks[1:]:
+        fast.execute(session, "SELECT pg_notify('du_market', json_build_object('topic', 'trades', 'symbol', %(s)s,"
+                     " 'seq', %(seq)s::bigint, 'trades', %(t)s::json)::text)",
+                     {"s": inst.symbol, "seq": inst.book_seq, "t": chunk})
     if last is not None:
         inst.last_price = last
 
@@ -447,7 +451,7 @@ SELECT b.book_seq,
     pg_notify('du_market', CASE WHEN %(resync)s
         THEN json_build_object('topic', 'book', 'symbol', %(s)s, 'seq', b.book_seq, 'resync', true)::text
         ELSE json_build_object('topic', 'book', 'symbol', %(s)s, 'seq', b.book_seq, 'changes',
-            (SELECT coalesce(json_agg(json_build_array(side, trim_scale(price)::text, trim_scale(quantity)::text)),
+            (SELECT coalesce(json_agg(json_build_array(side, round(price, %(pp)s)::text, round(quantity, %(qp)s)::text)),
                              '[]'::json) FROM levels))::text END),
     CASE WHEN %(trades)s::text IS NOT NULL THEN pg_notify('du_market', json_build_object('topic', 'trades',
         'symbol', %(s)s, 'seq', b.book_seq, 'trades', %(trades)s::json)::text) END
