@@ -431,7 +431,7 @@ def finish(session: Session, batch: Batch) -> None:
         "trades": chunks[0] if chunks else None,
     }).fetchone()[0]
     for chunk in chunks[1:]:
-        fast.execute(session, "SELECT pg_notify('du_market', json_build_object('topic', 'trades', 'symbol', %(s)s,"
+        fast.execute(session, "SELECT pg_notify('du_market', json_build_object('topic', 'trades', 'symbol', %(s)s::text,"
                      " 'seq', %(seq)s::bigint, 'trades', %(t)s::json)::text)",
                      {"s": inst.symbol, "seq": inst.book_seq, "t": chunk})
     if last is not None:

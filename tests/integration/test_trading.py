@@ -201,3 +201,23 @@ def test_market_data_shows_the_last_trade_the_day_and_the_best_prices(engine):
     assert (data.last, data.bid, data.ask) == (D("50100.00"), D("49000.00"), D("50100.00"))
     assert data.high_24h == D("50100.00") and data.low_24h == D("50000.00") and data.volume_24h == D("0.6")
     assert data.trades_24h == 2 and data.spread == D("1100.00")
+
+
+def test_a_sweep_of_many_makers_is_announced_in_full_with_one_sequence_number(engine, db_url):
+    import json
+
+    import psycopg
+
+    makers = [trader(engine, BTC="0.01") for _ in range(45)]
+    for i, maker in enumerate(makers):
+        place(engine, maker, side="sell", quantity="0.001", price=str(50000 + i))
+    taker = trader(engine, USD="10000.00")
+    with psycopg.connect(db_url.replace("postgresql+psycopg://", "postgresql://"), autocommit=True) as listener:
+        listener.execute("LISTEN du_market")
+        place(engine, taker, side="buy", type="market", quantity="0.045")
+        notices = [json.loads(n.payload) for n in listener.notifies(timeout=2, stop_after=3)]
+    trades = [n for n in notices if n["topic"] == "trades"]
+    book = [n for n in notices if n["topic"] == "book"]
+    assert len(book) == 1 and len(trades) == 2 and {n["seq"] for n in notices} == {book[0]["seq"]}
+    assert sum(len(n["trades"]) for n in trades) == 45
+    assert book[0]["changes"][0] == ["sell", "50000.00", "0.0000"]
