@@ -1,7 +1,7 @@
 # bash completion for du (Digital Utopia). Generated: python -m du_cli.completions
 _du() {
     local cur="${COMP_WORDS[COMP_CWORD]}" path="" word candidate known words_here=""
-    known=('admin' 'admin assets' 'admin assets add' 'admin assets list' 'admin audit' 'admin audit list' 'admin audit verify' 'admin bootstrap' 'admin fx' 'admin fx import' 'admin fx set' 'admin ledger' 'admin ledger expire-holds' 'admin ledger verify' 'admin settings' 'admin settings show' 'admin settings update' 'admin users' 'admin users list' 'admin users show' 'admin users update' 'auth' 'auth change-password' 'auth forgot-password' 'auth login' 'auth logout' 'auth mfa' 'auth mfa confirm' 'auth mfa disable' 'auth mfa enable' 'auth refresh' 'auth register' 'auth reset-password' 'auth sessions' 'auth sessions list' 'auth sessions revoke' 'auth verify' 'auth whoami' 'client' 'client onboarding' 'client onboarding complete' 'client onboarding status' 'client preferences' 'client preferences show' 'client preferences update' 'client profile' 'client profile show' 'client profile update' 'client settings' 'client settings show' 'client settings update' 'db' 'db start' 'db status' 'db stop' 'db upgrade' 'financial' 'financial assets' 'financial balance' 'financial deposit' 'financial exchange' 'financial payments' 'financial payments cancel' 'financial payments history' 'financial payments process' 'financial payments status' 'financial rates' 'financial reports' 'financial transactions' 'financial withdraw' 'users' 'users activity' 'users list' 'users role' 'users show')
+    known=('admin' 'admin assets' 'admin assets add' 'admin assets list' 'admin audit' 'admin audit list' 'admin audit verify' 'admin bootstrap' 'admin fx' 'admin fx import' 'admin fx set' 'admin instruments' 'admin instruments add' 'admin instruments halt' 'admin instruments list' 'admin instruments resume' 'admin instruments update' 'admin ledger' 'admin ledger expire-holds' 'admin ledger verify' 'admin settings' 'admin settings show' 'admin settings update' 'admin users' 'admin users list' 'admin users show' 'admin users update' 'auth' 'auth change-password' 'auth forgot-password' 'auth login' 'auth logout' 'auth mfa' 'auth mfa confirm' 'auth mfa disable' 'auth mfa enable' 'auth refresh' 'auth register' 'auth reset-password' 'auth sessions' 'auth sessions list' 'auth sessions revoke' 'auth verify' 'auth whoami' 'client' 'client onboarding' 'client onboarding complete' 'client onboarding status' 'client preferences' 'client preferences show' 'client preferences update' 'client profile' 'client profile show' 'client profile update' 'client settings' 'client settings show' 'client settings update' 'db' 'db start' 'db status' 'db stop' 'db upgrade' 'demo' 'financial' 'financial assets' 'financial balance' 'financial deposit' 'financial exchange' 'financial payments' 'financial payments cancel' 'financial payments history' 'financial payments process' 'financial payments status' 'financial rates' 'financial reports' 'financial transactions' 'financial withdraw' 'market' 'market analysis' 'market feeds' 'market history' 'market import' 'market prices' 'market serve' 'market simulate' 'market ticker' 'market watch' 'trading' 'trading account' 'trading algorithms' 'trading cancel' 'trading close-position' 'trading market-data' 'trading modify' 'trading order' 'trading orderbook' 'trading orders' 'trading pairs' 'trading position' 'trading risk-assessment' 'trading rules' 'trading show' 'trading statistics' 'trading trades' 'users' 'users activity' 'users list' 'users role' 'users show')
     for word in "${COMP_WORDS[@]:1:COMP_CWORD-1}"; do
         [[ "$word" == -* ]] && continue
         candidate="${path:+$path }$word"
@@ -10,8 +10,8 @@ _du() {
         done
     done
     case "$path" in
-        '') words_here='admin auth client db financial users --database-url --help --json --output --profile --version' ;;
-        'admin') words_here='assets audit bootstrap fx ledger settings users --help' ;;
+        '') words_here='admin auth client db demo financial market trading users --database-url --help --json --output --profile --version' ;;
+        'admin') words_here='assets audit bootstrap fx instruments ledger settings users --help' ;;
         'admin assets') words_here='add list --help' ;;
         'admin assets add') words_here='--help --json --kind --name --output --precision' ;;
         'admin assets list') words_here='--help --json --output' ;;
@@ -22,6 +22,12 @@ _du() {
         'admin fx') words_here='import set --help' ;;
         'admin fx import') words_here='--help --json --output --url' ;;
         'admin fx set') words_here='--as-of --help --json --output' ;;
+        'admin instruments') words_here='add halt list resume update --help' ;;
+        'admin instruments add') words_here='--help --json --lot-size --max-quantity --min-notional --min-quantity --output --price-band --tick-size' ;;
+        'admin instruments halt') words_here='--help --json --output' ;;
+        'admin instruments list') words_here='--help --json --output' ;;
+        'admin instruments resume') words_here='--help --json --output' ;;
+        'admin instruments update') words_here='--help --json --lot-size --max-quantity --min-notional --min-quantity --output --price-band --tick-size' ;;
         'admin ledger') words_here='expire-holds verify --help' ;;
         'admin ledger expire-holds') words_here='--help --json --limit --output' ;;
         'admin ledger verify') words_here='--help --json --output' ;;
@@ -67,6 +73,7 @@ _du() {
         'db status') words_here='--help --json --output' ;;
         'db stop') words_here='--help --json --output' ;;
         'db upgrade') words_here='--help --json --output' ;;
+        'demo') words_here='--duration --email --forever --help --insecure-storage --json --no-simulate --output --password-stdin --quiet --rate --seed --yes' ;;
         'financial') words_here='assets balance deposit exchange payments rates reports transactions withdraw --help' ;;
         'financial assets') words_here='--help --json --output' ;;
         'financial balance') words_here='--help --json --output' ;;
@@ -81,6 +88,33 @@ _du() {
         'financial reports') words_here='--currency --help --json --output --period --year' ;;
         'financial transactions') words_here='--currency --from --help --json --limit --output --page --to --type' ;;
         'financial withdraw') words_here='--amount --currency --destination --help --idempotency-key --json --method --output --yes' ;;
+        'market') words_here='analysis feeds history import prices serve simulate ticker watch --help' ;;
+        'market analysis') words_here='--from --help --json --lookback --output --series --to --with' ;;
+        'market feeds') words_here='--help --json --output' ;;
+        'market history') words_here='--from --help --interval --json --limit --output --to' ;;
+        'market import') words_here='--csv --file --format --help --interval --json --output --source' ;;
+        'market prices') words_here='--help --json --output' ;;
+        'market serve') words_here='--help --host --port' ;;
+        'market simulate') words_here='--duration --forever --help --json --makers --output --quiet --rate --seed --symbols --takers --volatility --workers' ;;
+        'market ticker') words_here='--help --json --output' ;;
+        'market watch') words_here='--count --depth --help --json --timeout --url' ;;
+        'trading') words_here='account algorithms cancel close-position market-data modify order orderbook orders pairs position risk-assessment rules show statistics trades --help' ;;
+        'trading account') words_here='--help --json --output' ;;
+        'trading algorithms') words_here='--help --json --output' ;;
+        'trading cancel') words_here='--help --json --output' ;;
+        'trading close-position') words_here='--help --idempotency-key --json --output --yes' ;;
+        'trading market-data') words_here='--help --json --output' ;;
+        'trading modify') words_here='--help --json --output --price --quantity' ;;
+        'trading order') words_here='--client-order-id --help --idempotency-key --json --output --post-only --price --quantity --side --stop-price --stp --tif --type --yes' ;;
+        'trading orderbook') words_here='--depth --help --json --output' ;;
+        'trading orders') words_here='--help --json --limit --output --page --status --symbol' ;;
+        'trading pairs') words_here='--help --json --output' ;;
+        'trading position') words_here='--help --json --output' ;;
+        'trading risk-assessment') words_here='--help --json --output' ;;
+        'trading rules') words_here='--help --json --output' ;;
+        'trading show') words_here='--help --json --output' ;;
+        'trading statistics') words_here='--help --json --output --period' ;;
+        'trading trades') words_here='--help --json --limit --output --page --symbol' ;;
         'users') words_here='activity list role show --help' ;;
         'users activity') words_here='--help --json --limit --output --page' ;;
         'users list') words_here='--help --json --limit --output --page --role --search --status' ;;

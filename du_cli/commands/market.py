@@ -8,4 +8,4 @@ app = typer.Typer(help="Market data: prices, tickers, candles, analysis, imports
                   no_args_is_help=True)
 
 # Registration happens on import; the order here is the order of `du market --help`.
-from du_cli.commands import market_data, market_live  # noqa: E402, F401
+from du_cli.commands import market_data, market_live, market_sim  # noqa: E402, F401

@@ -8,6 +8,7 @@ call on serialization failure (40001) or deadlock (40P01). Work registered with 
 
 from __future__ import annotations
 
+import contextlib
 import random
 import time
 from collections.abc import Callable
@@ -70,7 +71,8 @@ def run(
                 hook()
             return result
         except DBAPIError as exc:
-            session.rollback()
+            with contextlib.suppress(DBAPIError):  # a lost connection cannot roll back: say so below instead
+                session.rollback()
             sqlstate = getattr(exc.orig, "sqlstate", None)
             if sqlstate in RETRY_SQLSTATES and attempt < MAX_ATTEMPTS:
                 time.sleep(random.uniform(0, 0.005 * 2**attempt))
