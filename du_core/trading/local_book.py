@@ -1,10 +1,11 @@
-"""An in-memory central limit order book for one instrument, matching through `matching.match`.
+"""An in-memory central limit order book for one instrument, matching by the exchange's own rules.
 
 The exchange keeps its book in PostgreSQL; this one lives in a process, for the matching benchmark
 and for backtests, where a round trip per order would measure the database instead of the rules.
 It owns no rules of its own: every incoming or re-priced order goes through the same matching
-function as the exchange, and the book only applies the outcome (fills, self-trade cancels, the
-resting remainder) to its queues.
+function as the exchange (`matching.match_unpacked`, which is `match` without building a `Taker`),
+and the book only applies the outcome (fills, self-trade cancels, the resting remainder) to its
+queues.
 
 Layout, chosen for the hot path: per side a dict price -> FIFO queue of resting orders and a
 sorted list of the prices (bisect; a book has tens of levels, not millions). An order index gives
@@ -121,15 +122,41 @@ class LocalBook:
         if outcome.fills or outcome.cancelled_makers:
             self._apply(outcome)
         if outcome.rests:
-            self._rest(order_id, user_id, buy, limit, outcome.remaining, post_only, stp)
+            order = _Resting(order_id, user_id, limit, outcome.remaining, next(self._seq), buy, post_only, stp)
+            levels = self._bids if buy else self._asks
+            queue = levels.get(limit)
+            if queue is None:
+                queue = levels[limit] = _Queue()
+                queue.live = 0
+                insort(self._bid_prices if buy else self._ask_prices, limit)
+            queue.append(order)
+            queue.live += 1
+            self._orders[order_id] = order
         return outcome
 
     def cancel(self, order_id: Any) -> bool:
         """Remove a resting order; False when there is no such order (filled, cancelled or unknown)."""
-        order = self._orders.get(order_id)
+        order = self._orders.pop(order_id, None)
         if order is None:
             return False
-        self._remove(order)
+        order.live = False
+        levels = self._bids if order.buy else self._asks
+        queue = levels[order.price]
+        queue.live -= 1
+        if not queue.live:
+            del levels[order.price]
+            prices = self._bid_prices if order.buy else self._ask_prices
+            del prices[bisect_left(prices, order.price)]
+        elif queue[0] is order:
+            queue.popleft()
+            while not queue[0].live:
+                queue.popleft()
+        elif len(queue) > 2 * queue.live + 8:
+            # Dead orders inside a queue are skipped, not removed; rebuild the queue once they are
+            # the majority, so that its memory stays proportional to its live orders.
+            alive = [o for o in queue if o.live]
+            queue.clear()
+            queue.extend(alive)
         return True
 
     def modify(self, order_id: Any, quantity: Decimal | None = None, price: Decimal | None = None) -> Outcome | None:
@@ -157,12 +184,14 @@ class LocalBook:
             if quantity < order.remaining:
                 order.remaining = quantity
             elif quantity > order.remaining:
-                self._remove(order)
-                self._rest(order_id, order.user_id, order.buy, order.price, quantity, order.post_only, order.stp)
+                # Back of the same level: at its own price the order cannot cross, so `add` rests it.
+                self.cancel(order_id)
+                self.add(order_id, order.user_id, "buy" if order.buy else "sell", quantity, order.price, "gtc",
+                         order.post_only, order.stp)
             return None
         if not price > _ZERO:
             raise ValueError(f"price must be greater than zero, not {price}")
-        self._remove(order)
+        self.cancel(order_id)
         return self.add(order_id, order.user_id, "buy" if order.buy else "sell", quantity, price, "gtc",
                         order.post_only, order.stp)
 
@@ -202,43 +231,9 @@ class LocalBook:
             if left:
                 maker.remaining = left
             else:
-                self._remove(maker)
+                self.cancel(maker.order_id)  # filled: it leaves the book the way a cancel does
         for maker in outcome.cancelled_makers:
-            self._remove(maker)
-
-    def _rest(self, order_id: Any, user_id: Any, buy: bool, price: Decimal, quantity: Decimal,
-              post_only: bool, stp: str) -> None:
-        order = _Resting(order_id, user_id, price, quantity, next(self._seq), buy, post_only, stp)
-        levels = self._bids if buy else self._asks
-        queue = levels.get(price)
-        if queue is None:
-            queue = levels[price] = _Queue()
-            queue.live = 0
-            insort(self._bid_prices if buy else self._ask_prices, price)
-        queue.append(order)
-        queue.live += 1
-        self._orders[order_id] = order
-
-    def _remove(self, order: _Resting) -> None:
-        order.live = False
-        del self._orders[order.order_id]
-        levels = self._bids if order.buy else self._asks
-        queue = levels[order.price]
-        queue.live -= 1
-        if not queue.live:
-            del levels[order.price]
-            prices = self._bid_prices if order.buy else self._ask_prices
-            del prices[bisect_left(prices, order.price)]
-        elif queue[0] is order:
-            queue.popleft()
-            while not queue[0].live:
-                queue.popleft()
-        elif len(queue) > 2 * queue.live + 8:
-            # Cancels and modifies leave dead orders inside queues; rebuild a queue once they
-            # are the majority, so that its memory stays proportional to its live orders.
-            alive = [o for o in queue if o.live]
-            queue.clear()
-            queue.extend(alive)
+            self.cancel(maker.order_id)
 
     @staticmethod
     def _levels(levels: dict[Decimal, _Queue], prices: Iterator[Decimal], n: int) -> list[Level]:
