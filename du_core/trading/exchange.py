@@ -183,9 +183,10 @@ def _makers(session: Session, inst: Instrument, taker: Order, limit: Decimal | N
             cursor = f" AND (price {better} %(p)s OR (price = %(p)s AND seq > %(q)s))"
         rows = fast.execute(
             session,
-            f"{SELECT_ORDER} WHERE symbol = %(s)s AND side = %(side)s AND status IN ('open', 'partially_filled')"
+            # the side is in the text, not a parameter: a generic plan could not use the side's partial index
+            f"{SELECT_ORDER} WHERE symbol = %(s)s AND side = '{maker_side}' AND status IN ('open', 'partially_filled')"
             f"{bound}{cursor} ORDER BY {order_by} LIMIT {PAGE}",
-            {"s": inst.symbol, "side": maker_side, "limit": limit,
+            {"s": inst.symbol, "limit": limit,
              "p": after[0] if after else None, "q": after[1] if after else None},
         ).fetchall()
         for row in rows:
@@ -389,19 +390,27 @@ _STOPS = (
 
 
 def trigger_stops(session: Session, batch: Batch) -> None:
-    """Trigger the stop orders the trades of this transaction crossed, in arrival order, and match them."""
-    seen = 0
+    """Trigger every stop order a trade of this transaction crossed, in arrival order, and match it.
+
+    A triggered order joins the book as a new arrival: it gets a new sequence number, so it queues
+    behind the orders that were resting before it triggered. Its own trades may trigger more.
+    """
+    if not batch.trades:
+        return
     for _ in range(MAX_CASCADE):
-        fresh = batch.trades[seen:]
-        if not fresh:
+        prices = [t["price"] for t in batch.trades]
+        rows = fast.execute(session, _STOPS, {"s": batch.inst.symbol, "high": max(prices),
+                                              "low": min(prices)}).fetchall()
+        if not rows:
             return
-        seen = len(batch.trades)
-        prices = [t["price"] for t in fresh]
-        for row in fast.execute(session, _STOPS, {"s": batch.inst.symbol, "high": max(prices),
-                                                  "low": min(prices)}).fetchall():
+        for row in rows:
             stop = Order.from_row(row)
             stop.type = "limit" if stop.type == "stop_limit" else "market"
+            stop.seq = fast.execute(session, _REQUEUE, {"id": stop.id}).fetchone()[0]
             execute(session, batch, stop, band=batch.inst.band)
+
+
+_REQUEUE = "UPDATE orders SET seq = nextval(pg_get_serial_sequence('orders', 'seq')) WHERE id = %(id)s RETURNING seq"
 
 
 def finish(session: Session, batch: Batch) -> None:
@@ -443,8 +452,12 @@ WITH bumped AS (
     UPDATE instruments SET book_seq = book_seq + 1, last_price = coalesce(%(last)s::numeric, last_price)
     WHERE symbol = %(s)s RETURNING book_seq
 ), levels AS (
-    SELECT k.side, k.price, coalesce((SELECT sum(o.quantity - o.filled) FROM orders o WHERE o.symbol = %(s)s
-        AND o.side = k.side AND o.price = k.price AND o.status IN ('open', 'partially_filled')), 0) AS quantity
+    -- one subquery per side, each naming its side, so that each reads that side's partial index
+    SELECT k.side, k.price, coalesce(CASE WHEN k.side = 'buy'
+        THEN (SELECT sum(o.quantity - o.filled) FROM orders o WHERE o.symbol = %(s)s AND o.side = 'buy'
+              AND o.price = k.price AND o.status IN ('open', 'partially_filled'))
+        ELSE (SELECT sum(o.quantity - o.filled) FROM orders o WHERE o.symbol = %(s)s AND o.side = 'sell'
+              AND o.price = k.price AND o.status IN ('open', 'partially_filled')) END, 0) AS quantity
     FROM unnest(%(sides)s::varchar[], %(prices)s::numeric[]) AS k(side, price)
 )
 SELECT b.book_seq,

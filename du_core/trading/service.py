@@ -192,6 +192,11 @@ def _place(session: Session, actor: Actor, req: PlaceOrder) -> OrderView:
         _rest_stop(session, inst, order)
     else:
         exchange.execute(session, batch, order, band=inst.band)
+        if order.quote_filled > settings["max_order_notional"]:  # a market order could not be valued before
+            raise RiskLimit(f"order value {order.quote_filled:f} {inst.quote} is above the limit of "
+                            f"{settings['max_order_notional']:f}",
+                            details={"limit": "max_order_notional", "value": str(order.quote_filled),
+                                     "maximum": str(settings["max_order_notional"])})
         exchange.trigger_stops(session, batch)
         exchange.finish(session, batch)
     return _view(inst, order)

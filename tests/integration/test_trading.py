@@ -221,3 +221,18 @@ def test_a_sweep_of_many_makers_is_announced_in_full_with_one_sequence_number(en
     assert len(book) == 1 and len(trades) == 2 and {n["seq"] for n in notices} == {book[0]["seq"]}
     assert sum(len(n["trades"]) for n in trades) == 45
     assert book[0]["changes"][0] == ["sell", "50000.00", "0.0000"]
+
+
+def test_a_market_order_above_the_notional_limit_is_refused_after_matching_and_changes_nothing(engine, du):
+    from tests.conftest import sql
+
+    sql(du, "INSERT INTO platform_settings (key, value) VALUES ('max_order_notional', '\"10000\"')")
+    a = trader(engine, BTC="1")
+    b = trader(engine, USD="100000.00")
+    place(engine, a, side="sell", quantity="0.1", price="50000")  # 5000: within the limit
+    place(engine, a, side="sell", quantity="0.1", price="50010")
+    place(engine, a, side="sell", quantity="0.1", price="50020")
+    with pytest.raises(RiskLimit):  # no last price yet: the order's value is known only once matched
+        place(engine, b, side="buy", type="market", quantity="0.3")
+    assert balances(engine, b)["USD"] == {"available": D("100000.00"), "held": D(0)}
+    assert len(call(engine, b, "trading.orderbook", BookRequest, symbol="BTC-USD").asks) == 3
