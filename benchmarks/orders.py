@@ -344,7 +344,7 @@ def scripts() -> dict[tuple[str, str, str], str]:
                       seller_fee=f"ARRAY[CAST({seller_fee} AS numeric)]", buyer_pnl="ARRAY[CAST(NULL AS numeric)]",
                       seller_pnl="ARRAY[CAST(NULL AS numeric)]", entry=f"ARRAY[{entry_id}]"),
                 _bind(exchange._STOPS, s=s, high="CAST(:m_price AS numeric)", low="CAST(:m_price AS numeric)"),
-                _bind(candles._RECORD.replace("TIMESTAMPTZ '1970-01-01 00:00:00+00'", "TIMESTAMPTZ 'epoch'"),
+                _bind(candles.RECORD.replace("TIMESTAMPTZ '1970-01-01 00:00:00+00'", "TIMESTAMPTZ 'epoch'"),
                       symbol=s, at="ARRAY[now()]", price="ARRAY[CAST(:m_price AS numeric)]",
                       quantity=f"ARRAY[{b.lot}]"),
                 notify(b, s, "CAST(:m_price AS numeric)", f"'{other}'", ":m_price", trades_json),

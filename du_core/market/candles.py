@@ -30,7 +30,8 @@ __all__ = ["INTERVALS", "Bar", "Coverage", "bucket_start", "coverage", "read", "
 EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 _STEPS = ", ".join(f"('{name}', INTERVAL '{seconds} seconds')" for name, seconds in INTERVALS.items())
 
-_RECORD = f"""
+# Public: the exchange runs it inside its own notifying statement (one round trip for both).
+RECORD = f"""
 INSERT INTO candles AS c (symbol, "interval", start, open, high, low, close, volume, quote_volume, trades, source)
 SELECT %(symbol)s, i.name, date_bin(i.step, t.at, TIMESTAMPTZ '1970-01-01 00:00:00+00'),
        (array_agg(t.price ORDER BY t.n))[1], max(t.price), min(t.price), (array_agg(t.price ORDER BY t.n DESC))[1],
@@ -59,7 +60,7 @@ def record_trades(session: Session, symbol: str, trades: Sequence[tuple[datetime
     if not trades:
         return
     at, price, quantity = (list(column) for column in zip(*trades, strict=True))
-    fast.execute(session, _RECORD, {"symbol": symbol, "at": at, "price": price, "quantity": quantity})
+    fast.execute(session, RECORD, {"symbol": symbol, "at": at, "price": price, "quantity": quantity})
 
 
 def bucket_start(moment: datetime, interval: str) -> datetime:

@@ -17,6 +17,7 @@ reservation. Fees (quote asset) go to the platform's fee account in the same ent
 
 from __future__ import annotations
 
+import functools
 import json
 import uuid
 from collections.abc import Iterator
@@ -419,10 +420,10 @@ def finish(session: Session, batch: Batch) -> None:
     if not batch.changed and not batch.trades:
         return
     last = batch.trades[-1]["price"] if batch.trades else None
-    if batch.trades:
-        from du_core.market.candles import record_trades
-
-        record_trades(session, inst.symbol, [(t["at"], t["price"], t["quantity"]) for t in batch.trades])
+    candles: dict[str, Any] = {}
+    if batch.trades:  # the candles are written by the notifying statement, in the same round trip
+        candles = {"symbol": inst.symbol, "at": [t["at"] for t in batch.trades],
+                   "price": [t["price"] for t in batch.trades], "quantity": [t["quantity"] for t in batch.trades]}
     levels = sorted(batch.levels, key=lambda lv: (lv[0], lv[1]))
     resync = len(levels) > MAX_NOTIFY_CHANGES
     chunks: list[str] = []
@@ -433,8 +434,8 @@ def finish(session: Session, batch: Batch) -> None:
                  "at": t["at"].isoformat()} for t in batch.trades]
         # a notification carries at most 8000 bytes: a sweep of many makers goes out in several
         chunks = [json.dumps(tape[i:i + TRADES_PER_NOTICE]) for i in range(0, len(tape), TRADES_PER_NOTICE)]
-    inst.book_seq = fast.execute(session, _NOTIFY, {
-        "s": inst.symbol, "last": last, "resync": resync, "pp": inst.price_places, "qp": inst.quantity_places,
+    inst.book_seq = fast.execute(session, _notify_recording() if candles else _NOTIFY, {
+        **candles, "s": inst.symbol, "last": last, "resync": resync, "pp": inst.price_places, "qp": inst.quantity_places,
         "sides": [lv[0] for lv in levels] if not resync else [],
         "prices": [lv[1] for lv in levels] if not resync else [],
         "trades": chunks[0] if chunks else None,
@@ -470,3 +471,11 @@ SELECT b.book_seq,
         'symbol', %(s)s, 'seq', b.book_seq, 'trades', %(trades)s::json)::text) END
 FROM bumped b
 """
+
+
+@functools.cache
+def _notify_recording() -> str:
+    """_NOTIFY that also records the transaction's trades in the candles (du_core.market.candles)."""
+    from du_core.market.candles import RECORD
+
+    return "WITH recorded AS (" + RECORD + ")," + _NOTIFY.replace("WITH bumped AS", " bumped AS", 1)
