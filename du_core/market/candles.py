@@ -1,7 +1,7 @@
 """Candles: written from the exchange's trades on the order path, read back at any interval.
 
-`record_trades` runs inside every transaction that makes trades (called by du_core.trading), so
-it is one statement through psycopg: the trades go up as three arrays, are binned into the
+`RECORD` runs inside every transaction that makes trades (du_core.trading sends it within the
+statement that notifies the live feed; `record_trades` sends it alone), so it is one statement: the trades go up as three arrays, are binned into the
 buckets of all six intervals at once (`date_bin`, aligned to the Unix epoch in UTC) and merged
 into the stored candles with ON CONFLICT. The caller holds the instrument's matching lock, so
 the trades of one symbol arrive in trade order and the last one's price is the close.

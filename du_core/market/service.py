@@ -1,6 +1,6 @@
 """Market data operations: prices, tickers, candle history, analysis, feeds and imports.
 
-Everything here reads candles (written by the exchange through `candles.record_trades`, or by
+Everything here reads candles (written by the exchange's trades through `candles.RECORD`, or by
 `market.import`) and the resting orders; only the import writes, and only candles of source
 "import" and its feed's row. A symbol is known when it is an instrument of this exchange or has
 candles; any other symbol is NotFound.
