@@ -1,7 +1,7 @@
 # bash completion for du (Digital Utopia). Generated: python -m du_cli.completions
 _du() {
     local cur="${COMP_WORDS[COMP_CWORD]}" path="" word candidate known words_here=""
-    known=('admin' 'admin assets' 'admin assets add' 'admin assets list' 'admin audit' 'admin audit list' 'admin audit verify' 'admin bootstrap' 'admin fx' 'admin fx import' 'admin fx set' 'admin instruments' 'admin instruments add' 'admin instruments halt' 'admin instruments list' 'admin instruments resume' 'admin instruments update' 'admin ledger' 'admin ledger expire-holds' 'admin ledger verify' 'admin settings' 'admin settings show' 'admin settings update' 'admin users' 'admin users list' 'admin users show' 'admin users update' 'auth' 'auth change-password' 'auth forgot-password' 'auth login' 'auth logout' 'auth mfa' 'auth mfa confirm' 'auth mfa disable' 'auth mfa enable' 'auth refresh' 'auth register' 'auth reset-password' 'auth sessions' 'auth sessions list' 'auth sessions revoke' 'auth verify' 'auth whoami' 'client' 'client onboarding' 'client onboarding complete' 'client onboarding status' 'client preferences' 'client preferences show' 'client preferences update' 'client profile' 'client profile show' 'client profile update' 'client settings' 'client settings show' 'client settings update' 'db' 'db start' 'db status' 'db stop' 'db upgrade' 'demo' 'financial' 'financial assets' 'financial balance' 'financial deposit' 'financial exchange' 'financial payments' 'financial payments cancel' 'financial payments history' 'financial payments process' 'financial payments status' 'financial rates' 'financial reports' 'financial transactions' 'financial withdraw' 'market' 'market analysis' 'market feeds' 'market history' 'market import' 'market prices' 'market serve' 'market simulate' 'market ticker' 'market watch' 'trading' 'trading account' 'trading algorithms' 'trading cancel' 'trading close-position' 'trading market-data' 'trading modify' 'trading order' 'trading orderbook' 'trading orders' 'trading pairs' 'trading position' 'trading risk-assessment' 'trading rules' 'trading show' 'trading statistics' 'trading trades' 'users' 'users activity' 'users list' 'users role' 'users show')
+    known=('admin' 'admin assets' 'admin assets add' 'admin assets list' 'admin audit' 'admin audit list' 'admin audit verify' 'admin bootstrap' 'admin fx' 'admin fx import' 'admin fx set' 'admin instruments' 'admin instruments add' 'admin instruments halt' 'admin instruments list' 'admin instruments resume' 'admin instruments update' 'admin ledger' 'admin ledger expire-holds' 'admin ledger verify' 'admin settings' 'admin settings show' 'admin settings update' 'admin users' 'admin users list' 'admin users show' 'admin users update' 'auth' 'auth change-password' 'auth forgot-password' 'auth login' 'auth logout' 'auth mfa' 'auth mfa confirm' 'auth mfa disable' 'auth mfa enable' 'auth refresh' 'auth register' 'auth reset-password' 'auth sessions' 'auth sessions list' 'auth sessions revoke' 'auth verify' 'auth whoami' 'client' 'client onboarding' 'client onboarding complete' 'client onboarding status' 'client preferences' 'client preferences show' 'client preferences update' 'client profile' 'client profile show' 'client profile update' 'client settings' 'client settings show' 'client settings update' 'db' 'db start' 'db status' 'db stop' 'db upgrade' 'demo' 'financial' 'financial assets' 'financial balance' 'financial deposit' 'financial exchange' 'financial payments' 'financial payments cancel' 'financial payments history' 'financial payments process' 'financial payments status' 'financial rates' 'financial reports' 'financial transactions' 'financial withdraw' 'market' 'market analysis' 'market feeds' 'market history' 'market import' 'market prices' 'market serve' 'market simulate' 'market ticker' 'market watch' 'portfolio' 'portfolio analytics' 'portfolio holdings' 'portfolio holdings-update' 'portfolio overview' 'portfolio performance' 'portfolio rebalance' 'risk' 'risk exposure' 'risk metrics' 'risk mitigation' 'risk monitoring' 'risk scoring' 'trading' 'trading account' 'trading algorithms' 'trading cancel' 'trading close-position' 'trading market-data' 'trading modify' 'trading order' 'trading orderbook' 'trading orders' 'trading pairs' 'trading position' 'trading risk-assessment' 'trading rules' 'trading show' 'trading statistics' 'trading trades' 'users' 'users activity' 'users list' 'users role' 'users show')
     for word in "${COMP_WORDS[@]:1:COMP_CWORD-1}"; do
         [[ "$word" == -* ]] && continue
         candidate="${path:+$path }$word"
@@ -10,7 +10,7 @@ _du() {
         done
     done
     case "$path" in
-        '') words_here='admin auth client db demo financial market trading users --database-url --help --json --output --profile --version' ;;
+        '') words_here='admin auth client db demo financial market portfolio risk trading users --database-url --help --json --output --profile --version' ;;
         'admin') words_here='assets audit bootstrap fx instruments ledger settings users --help' ;;
         'admin assets') words_here='add list --help' ;;
         'admin assets add') words_here='--help --json --kind --name --output --precision' ;;
@@ -98,6 +98,19 @@ _du() {
         'market simulate') words_here='--duration --forever --help --json --makers --output --quiet --rate --seed --symbols --takers --volatility --workers' ;;
         'market ticker') words_here='--help --json --output' ;;
         'market watch') words_here='--count --depth --help --json --timeout --url' ;;
+        'portfolio') words_here='analytics holdings holdings-update overview performance rebalance --help' ;;
+        'portfolio analytics') words_here='--help --json --output --period' ;;
+        'portfolio holdings') words_here='--help --json --output' ;;
+        'portfolio holdings-update') words_here='--average-cost --currency --help --json --note --output --quantity --symbol' ;;
+        'portfolio overview') words_here='--help --json --output' ;;
+        'portfolio performance') words_here='--help --json --output --period' ;;
+        'portfolio rebalance') words_here='--execute --help --idempotency-key --json --output --target --yes' ;;
+        'risk') words_here='exposure metrics mitigation monitoring scoring --help' ;;
+        'risk exposure') words_here='--all --help --json --output --top' ;;
+        'risk metrics') words_here='--benchmark --from --help --json --lookback --output --periods-per-year --risk-free-rate --to' ;;
+        'risk mitigation') words_here='--help --json --output' ;;
+        'risk monitoring') words_here='--all --help --history --json --output' ;;
+        'risk scoring') words_here='--help --json --output --user' ;;
         'trading') words_here='account algorithms cancel close-position market-data modify order orderbook orders pairs position risk-assessment rules show statistics trades --help' ;;
         'trading account') words_here='--help --json --output' ;;
         'trading algorithms') words_here='--help --json --output' ;;

@@ -1,6 +1,6 @@
 # fish completion for du (Digital Utopia). Generated: python -m du_cli.completions
 function __du_path
-    set -l known 'admin' 'admin assets' 'admin assets add' 'admin assets list' 'admin audit' 'admin audit list' 'admin audit verify' 'admin bootstrap' 'admin fx' 'admin fx import' 'admin fx set' 'admin instruments' 'admin instruments add' 'admin instruments halt' 'admin instruments list' 'admin instruments resume' 'admin instruments update' 'admin ledger' 'admin ledger expire-holds' 'admin ledger verify' 'admin settings' 'admin settings show' 'admin settings update' 'admin users' 'admin users list' 'admin users show' 'admin users update' 'auth' 'auth change-password' 'auth forgot-password' 'auth login' 'auth logout' 'auth mfa' 'auth mfa confirm' 'auth mfa disable' 'auth mfa enable' 'auth refresh' 'auth register' 'auth reset-password' 'auth sessions' 'auth sessions list' 'auth sessions revoke' 'auth verify' 'auth whoami' 'client' 'client onboarding' 'client onboarding complete' 'client onboarding status' 'client preferences' 'client preferences show' 'client preferences update' 'client profile' 'client profile show' 'client profile update' 'client settings' 'client settings show' 'client settings update' 'db' 'db start' 'db status' 'db stop' 'db upgrade' 'demo' 'financial' 'financial assets' 'financial balance' 'financial deposit' 'financial exchange' 'financial payments' 'financial payments cancel' 'financial payments history' 'financial payments process' 'financial payments status' 'financial rates' 'financial reports' 'financial transactions' 'financial withdraw' 'market' 'market analysis' 'market feeds' 'market history' 'market import' 'market prices' 'market serve' 'market simulate' 'market ticker' 'market watch' 'trading' 'trading account' 'trading algorithms' 'trading cancel' 'trading close-position' 'trading market-data' 'trading modify' 'trading order' 'trading orderbook' 'trading orders' 'trading pairs' 'trading position' 'trading risk-assessment' 'trading rules' 'trading show' 'trading statistics' 'trading trades' 'users' 'users activity' 'users list' 'users role' 'users show'
+    set -l known 'admin' 'admin assets' 'admin assets add' 'admin assets list' 'admin audit' 'admin audit list' 'admin audit verify' 'admin bootstrap' 'admin fx' 'admin fx import' 'admin fx set' 'admin instruments' 'admin instruments add' 'admin instruments halt' 'admin instruments list' 'admin instruments resume' 'admin instruments update' 'admin ledger' 'admin ledger expire-holds' 'admin ledger verify' 'admin settings' 'admin settings show' 'admin settings update' 'admin users' 'admin users list' 'admin users show' 'admin users update' 'auth' 'auth change-password' 'auth forgot-password' 'auth login' 'auth logout' 'auth mfa' 'auth mfa confirm' 'auth mfa disable' 'auth mfa enable' 'auth refresh' 'auth register' 'auth reset-password' 'auth sessions' 'auth sessions list' 'auth sessions revoke' 'auth verify' 'auth whoami' 'client' 'client onboarding' 'client onboarding complete' 'client onboarding status' 'client preferences' 'client preferences show' 'client preferences update' 'client profile' 'client profile show' 'client profile update' 'client settings' 'client settings show' 'client settings update' 'db' 'db start' 'db status' 'db stop' 'db upgrade' 'demo' 'financial' 'financial assets' 'financial balance' 'financial deposit' 'financial exchange' 'financial payments' 'financial payments cancel' 'financial payments history' 'financial payments process' 'financial payments status' 'financial rates' 'financial reports' 'financial transactions' 'financial withdraw' 'market' 'market analysis' 'market feeds' 'market history' 'market import' 'market prices' 'market serve' 'market simulate' 'market ticker' 'market watch' 'portfolio' 'portfolio analytics' 'portfolio holdings' 'portfolio holdings-update' 'portfolio overview' 'portfolio performance' 'portfolio rebalance' 'risk' 'risk exposure' 'risk metrics' 'risk mitigation' 'risk monitoring' 'risk scoring' 'trading' 'trading account' 'trading algorithms' 'trading cancel' 'trading close-position' 'trading market-data' 'trading modify' 'trading order' 'trading orderbook' 'trading orders' 'trading pairs' 'trading position' 'trading risk-assessment' 'trading rules' 'trading show' 'trading statistics' 'trading trades' 'users' 'users activity' 'users list' 'users role' 'users show'
     set -l path ''
     for word in (commandline -opc)[2..-1]
         string match -q -- '-*' $word; and continue
@@ -17,6 +17,8 @@ complete -c du -n "test (__du_path) = ''" -a db -d 'The database: status, start,
 complete -c du -n "test (__du_path) = ''" -a demo -d 'A live demo market: an admin, funded simulated traders, a...'
 complete -c du -n "test (__du_path) = ''" -a financial -d 'Money: deposits, withdrawals, balances, exchange,...'
 complete -c du -n "test (__du_path) = ''" -a market -d 'Market data: prices, tickers, candles, analysis, imports...'
+complete -c du -n "test (__du_path) = ''" -a portfolio -d 'Your portfolio: holdings on and off the platform, value,...'
+complete -c du -n "test (__du_path) = ''" -a risk -d 'Risk: value at risk and other metrics, exposure, a risk...'
 complete -c du -n "test (__du_path) = ''" -a trading -d 'The exchange: pairs and rules, orders, positions, the...'
 complete -c du -n "test (__du_path) = ''" -a users -d 'User management: list and show accounts, set roles, read...'
 complete -c du -n "test (__du_path) = ''" -l database-url
@@ -492,6 +494,74 @@ complete -c du -n "test (__du_path) = 'market watch'" -l help
 complete -c du -n "test (__du_path) = 'market watch'" -l json
 complete -c du -n "test (__du_path) = 'market watch'" -l timeout
 complete -c du -n "test (__du_path) = 'market watch'" -l url
+complete -c du -n "test (__du_path) = 'portfolio'" -a analytics -d 'Allocation, concentration, P&L by instrument, fees,...'
+complete -c du -n "test (__du_path) = 'portfolio'" -a holdings -d 'Every holding with price, value, weight, average cost and...'
+complete -c du -n "test (__du_path) = 'portfolio'" -a holdings-update -d 'Record a holding kept outside the platform, so it is...'
+complete -c du -n "test (__du_path) = 'portfolio'" -a overview -d 'Your portfolio at a glance: value, cash vs invested, 24h...'
+complete -c du -n "test (__du_path) = 'portfolio'" -a performance -d 'Your equity curve rebuilt from the ledger, with time- and...'
+complete -c du -n "test (__du_path) = 'portfolio'" -a rebalance -d 'Plan the orders that bring your holdings to target...'
+complete -c du -n "test (__du_path) = 'portfolio'" -l help
+complete -c du -n "test (__du_path) = 'portfolio analytics'" -l help
+complete -c du -n "test (__du_path) = 'portfolio analytics'" -l json
+complete -c du -n "test (__du_path) = 'portfolio analytics'" -l output
+complete -c du -n "test (__du_path) = 'portfolio analytics'" -l period
+complete -c du -n "test (__du_path) = 'portfolio holdings'" -l help
+complete -c du -n "test (__du_path) = 'portfolio holdings'" -l json
+complete -c du -n "test (__du_path) = 'portfolio holdings'" -l output
+complete -c du -n "test (__du_path) = 'portfolio holdings-update'" -l average-cost
+complete -c du -n "test (__du_path) = 'portfolio holdings-update'" -l currency
+complete -c du -n "test (__du_path) = 'portfolio holdings-update'" -l help
+complete -c du -n "test (__du_path) = 'portfolio holdings-update'" -l json
+complete -c du -n "test (__du_path) = 'portfolio holdings-update'" -l note
+complete -c du -n "test (__du_path) = 'portfolio holdings-update'" -l output
+complete -c du -n "test (__du_path) = 'portfolio holdings-update'" -l quantity
+complete -c du -n "test (__du_path) = 'portfolio holdings-update'" -l symbol
+complete -c du -n "test (__du_path) = 'portfolio overview'" -l help
+complete -c du -n "test (__du_path) = 'portfolio overview'" -l json
+complete -c du -n "test (__du_path) = 'portfolio overview'" -l output
+complete -c du -n "test (__du_path) = 'portfolio performance'" -l help
+complete -c du -n "test (__du_path) = 'portfolio performance'" -l json
+complete -c du -n "test (__du_path) = 'portfolio performance'" -l output
+complete -c du -n "test (__du_path) = 'portfolio performance'" -l period
+complete -c du -n "test (__du_path) = 'portfolio rebalance'" -l execute
+complete -c du -n "test (__du_path) = 'portfolio rebalance'" -l help
+complete -c du -n "test (__du_path) = 'portfolio rebalance'" -l idempotency-key
+complete -c du -n "test (__du_path) = 'portfolio rebalance'" -l json
+complete -c du -n "test (__du_path) = 'portfolio rebalance'" -l output
+complete -c du -n "test (__du_path) = 'portfolio rebalance'" -l target
+complete -c du -n "test (__du_path) = 'portfolio rebalance'" -l yes
+complete -c du -n "test (__du_path) = 'risk'" -a exposure -d 'Gross and net exposure by asset and by currency, holdings...'
+complete -c du -n "test (__du_path) = 'risk'" -a metrics -d 'Value at risk and expected shortfall (95 % and 99 %, 1...'
+complete -c du -n "test (__du_path) = 'risk'" -a mitigation -d 'Each limit you are near or over, with the orders, cancels...'
+complete -c du -n "test (__du_path) = 'risk'" -a monitoring -d 'Your risk limits (platform limits tightened by your risk...'
+complete -c du -n "test (__du_path) = 'risk'" -a scoring -d 'A 0-100 risk score (higher = riskier) from volatility,...'
+complete -c du -n "test (__du_path) = 'risk'" -l help
+complete -c du -n "test (__du_path) = 'risk exposure'" -l all
+complete -c du -n "test (__du_path) = 'risk exposure'" -l help
+complete -c du -n "test (__du_path) = 'risk exposure'" -l json
+complete -c du -n "test (__du_path) = 'risk exposure'" -l output
+complete -c du -n "test (__du_path) = 'risk exposure'" -l top
+complete -c du -n "test (__du_path) = 'risk metrics'" -l benchmark
+complete -c du -n "test (__du_path) = 'risk metrics'" -l from
+complete -c du -n "test (__du_path) = 'risk metrics'" -l help
+complete -c du -n "test (__du_path) = 'risk metrics'" -l json
+complete -c du -n "test (__du_path) = 'risk metrics'" -l lookback
+complete -c du -n "test (__du_path) = 'risk metrics'" -l output
+complete -c du -n "test (__du_path) = 'risk metrics'" -l periods-per-year
+complete -c du -n "test (__du_path) = 'risk metrics'" -l risk-free-rate
+complete -c du -n "test (__du_path) = 'risk metrics'" -l to
+complete -c du -n "test (__du_path) = 'risk mitigation'" -l help
+complete -c du -n "test (__du_path) = 'risk mitigation'" -l json
+complete -c du -n "test (__du_path) = 'risk mitigation'" -l output
+complete -c du -n "test (__du_path) = 'risk monitoring'" -l all
+complete -c du -n "test (__du_path) = 'risk monitoring'" -l help
+complete -c du -n "test (__du_path) = 'risk monitoring'" -l history
+complete -c du -n "test (__du_path) = 'risk monitoring'" -l json
+complete -c du -n "test (__du_path) = 'risk monitoring'" -l output
+complete -c du -n "test (__du_path) = 'risk scoring'" -l help
+complete -c du -n "test (__du_path) = 'risk scoring'" -l json
+complete -c du -n "test (__du_path) = 'risk scoring'" -l output
+complete -c du -n "test (__du_path) = 'risk scoring'" -l user
 complete -c du -n "test (__du_path) = 'trading'" -a account -d 'Your trading account: whether you may trade, your fee...'
 complete -c du -n "test (__du_path) = 'trading'" -a algorithms -d 'The order types, times in force and execution options the...'
 complete -c du -n "test (__du_path) = 'trading'" -a cancel -d 'Cancel one of your live orders and release what it...'

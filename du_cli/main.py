@@ -16,7 +16,7 @@ from typing import Annotated, Optional
 import typer
 from typer._click.exceptions import NoArgsIsHelpError, UsageError
 
-from du_cli.commands import admin, auth, client, db, demo, financial, market, trading, users
+from du_cli.commands import admin, auth, client, db, demo, financial, market, portfolio, risk, trading, users
 from du_cli.context import Globals
 from du_cli.errors import EXIT_HELP, EXIT_USAGE, report
 
@@ -59,6 +59,8 @@ app.add_typer(client.app, name="client")
 app.add_typer(financial.app, name="financial")
 app.add_typer(trading.app, name="trading")
 app.add_typer(market.app, name="market")
+app.add_typer(portfolio.app, name="portfolio")
+app.add_typer(risk.app, name="risk")
 app.add_typer(users.app, name="users")
 app.add_typer(admin.app, name="admin")
 app.add_typer(db.app, name="db")

@@ -170,6 +170,19 @@ PERMISSIONS: dict[str, Audience | frozenset[Role]] = {
     "market.analysis": Audience.self,
     "market.feeds": Audience.self,
     "market.import": ADMIN,
+    # portfolio: a user's own holdings and performance
+    "portfolio.overview": Audience.self,
+    "portfolio.holdings": Audience.self,
+    "portfolio.holdings_update": MONEY,  # read_only users may look, not record
+    "portfolio.performance": Audience.self,
+    "portfolio.rebalance": Audience.self,  # --execute places orders: trading.place checks role and KYC
+    "portfolio.analytics": Audience.self,
+    # risk: own figures; --all / --user / platform-wide views are checked by the operations
+    "risk.metrics": Audience.self,
+    "risk.exposure": Audience.self,
+    "risk.scoring": Audience.self,
+    "risk.mitigation": Audience.self,
+    "risk.monitoring": Audience.self,
 }
 
 

@@ -31,6 +31,8 @@ SERVICE_MODULES = (
     "du_core.trading.info",
     "du_core.trading.admin",
     "du_core.market.service",
+    "du_core.portfolio.service",
+    "du_core.risk.service",
 )
 
 

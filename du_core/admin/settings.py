@@ -50,6 +50,17 @@ CATALOG: dict[str, Spec] = {
     "fx_spread": Spec(Decimal, Decimal("0.005"), "share of a currency exchange kept as the platform's fee",
                       Decimal("0"), Decimal("0.1")),
     "fx_max_age_hours": Spec(int, 96, "older FX rates are stale and refuse to convert", 1, 8_760),
+    # risk monitoring (du risk monitoring): platform limits; a client's risk tolerance only tightens them
+    "risk_max_concentration": Spec(Decimal, Decimal("0.5"), "largest share of a portfolio's value one holding may "
+                                   "take (cash in the base currency excepted)", Decimal("0.01"), Decimal("1")),
+    "risk_var_limit_fraction": Spec(Decimal, Decimal("0.05"), "largest 1-day 95 % historical value at risk, as a "
+                                    "share of the portfolio's value", Decimal("0.001"), Decimal("1")),
+    "risk_max_drawdown": Spec(Decimal, Decimal("0.30"), "largest drawdown of the current holdings over the last "
+                              "365 days", Decimal("0.01"), Decimal("1")),
+    "risk_warn_ratio": Spec(Decimal, Decimal("0.8"), "share of a risk limit from which monitoring warns",
+                            Decimal("0.1"), Decimal("1")),
+    "risk_monitor_max_users": Spec(int, 200, "users with holdings evaluated by one platform-wide risk monitoring",
+                                   1, 10_000),
 }
 
 

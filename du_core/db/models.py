@@ -11,6 +11,8 @@ from du_core.financial.models import FxRate, Payment
 from du_core.ledger.models import Asset, Hold, IdempotencyKey, JournalEntry, LedgerAccount, Posting
 from du_core.market.models import Candle, MarketFeed
 from du_core.notifications.models import Notification
+from du_core.portfolio.models import ExternalHolding
+from du_core.risk.models import RiskAlert
 from du_core.trading.models import Instrument, Order, Position, Trade
 from du_core.users.models import User, UserProfile
 
@@ -20,5 +22,5 @@ __all__ = [
     "Asset", "AuditChain", "AuditTrail", "AuthSession", "AuthToken", "ClientPreferences", "ClientSettings",
     "FxRate", "Hold", "IdempotencyKey", "Instrument", "JournalEntry", "LedgerAccount", "LoginThrottle", "Notification",
     "OnboardingStep", "Order", "Payment", "PlatformSetting", "Position", "Posting", "Trade", "User", "UserProfile",
-    "Candle", "MarketFeed", "metadata",
+    "Candle", "ExternalHolding", "MarketFeed", "RiskAlert", "metadata",
 ]
