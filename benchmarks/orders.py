@@ -188,7 +188,7 @@ def scripts() -> dict[tuple[str, str, str], str]:
     """A pgbench script per (kind, side, symbol): the statements the service sends, in its order.
 
     Built from the exchange's own SQL (`du_core.trading.exchange`, `positions`, `ledger.book`,
-    `market.candles`). pgbench variables stand in for what the service knows in Python: the
+    `market.candles` through the notice). pgbench variables stand in for what the service knows in Python: the
     client's user (:u), ids it generates (md5 of random numbers), the row read from the book.
     Differences, all small: the maker read returns the best row with the amounts the service
     computes in Python (notional, fees) and skips the trader's own orders (self-trade prevention,
@@ -199,7 +199,6 @@ def scripts() -> dict[tuple[str, str, str], str]:
     user's where the service looks up the one it was given; the positions written are not the
     users' real ones.
     """
-    from du_core.market import candles
     from du_core.trading import exchange, positions
     from du_core.ledger import book as ledger
 
@@ -344,10 +343,13 @@ def scripts() -> dict[tuple[str, str, str], str]:
                       seller_fee=f"ARRAY[CAST({seller_fee} AS numeric)]", buyer_pnl="ARRAY[CAST(NULL AS numeric)]",
                       seller_pnl="ARRAY[CAST(NULL AS numeric)]", entry=f"ARRAY[{entry_id}]"),
                 _bind(exchange._STOPS, s=s, high="CAST(:m_price AS numeric)", low="CAST(:m_price AS numeric)"),
-                _bind(candles.RECORD.replace("TIMESTAMPTZ '1970-01-01 00:00:00+00'", "TIMESTAMPTZ 'epoch'"),
+                # the service writes the candles in the statement that notifies the feed
+                _bind(exchange._notify_recording().replace("TIMESTAMPTZ '1970-01-01 00:00:00+00'",
+                                                           "TIMESTAMPTZ 'epoch'"),
                       symbol=s, at="ARRAY[now()]", price="ARRAY[CAST(:m_price AS numeric)]",
-                      quantity=f"ARRAY[{b.lot}]"),
-                notify(b, s, "CAST(:m_price AS numeric)", f"'{other}'", ":m_price", trades_json),
+                      quantity=f"ARRAY[{b.lot}]", s=s, last="CAST(:m_price AS numeric)", resync="false",
+                      pp=str(b.price_places), qp=str(b.quantity_places), sides=f"ARRAY['{other}']",
+                      prices="ARRAY[CAST(:m_price AS numeric)]", trades=trades_json),
                 "COMMIT"]) + ";\n"
     # a cancel of one of the user's resting orders (of either side, on either book)
     b = BOOKS[0]  # for the places of the notice's figures, the same on both books

@@ -448,12 +448,13 @@ def finish(session: Session, batch: Batch) -> None:
         inst.last_price = last
 
 
+# The level sums take one subquery per side, each naming its side, so that each reads that side's
+# partial index (`o.side = k.side` matches neither and would scan every order ever placed).
 _NOTIFY = """
 WITH bumped AS (
     UPDATE instruments SET book_seq = book_seq + 1, last_price = coalesce(%(last)s::numeric, last_price)
     WHERE symbol = %(s)s RETURNING book_seq
 ), levels AS (
-    -- one subquery per side, each naming its side, so that each reads that side's partial index
     SELECT k.side, k.price, coalesce(CASE WHEN k.side = 'buy'
         THEN (SELECT sum(o.quantity - o.filled) FROM orders o WHERE o.symbol = %(s)s AND o.side = 'buy'
               AND o.price = k.price AND o.status IN ('open', 'partially_filled'))
