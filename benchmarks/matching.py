@@ -42,6 +42,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from du_core.trading.local_book import LocalBook  # noqa: E402
+from machine import cpu_model  # noqa: E402 - benchmarks/ is on the path when run as a script
+
 
 ADD, CANCEL, MODIFY = 0, 1, 2
 MID = 10_000  # ticks of 0.01: 100.00
@@ -149,17 +151,6 @@ def replay(ops: list[Op]) -> tuple[float, float, LocalBook]:
     for kind, args in ops:
         calls[kind](*args)
     return time.perf_counter() - started, time.process_time() - cpu_started, book
-
-
-def cpu_model() -> str:
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as info:
-            for line in info:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 def main() -> None:

@@ -54,6 +54,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from deposits import WARM_UP_SECONDS, start_server  # noqa: E402 - the same server and warm-up
+from machine import cpu_model  # noqa: E402 - benchmarks/ is on the path when run as a script
+
 
 USERS_PER_CLIENT = 20
 FUNDS = {"USD": Decimal("1000000000"), "BTC": Decimal("1000000"), "ETH": Decimal("10000000")}
@@ -627,17 +629,6 @@ def profile(url: str, orders: int = 1500) -> str:
     stats.sort_stats("cumulative").print_stats(r"du_core", 25)
     stats.sort_stats("tottime").print_stats(15)
     return "\n".join(lines) + "\n" + text_out.getvalue()
-
-
-def cpu_model() -> str:
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as info:
-            for line in info:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 def main() -> None:

@@ -30,6 +30,8 @@ import pandas as pd
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from du_core.risk.metrics import metrics, portfolio_values  # noqa: E402
+from machine import cpu_model  # noqa: E402 - benchmarks/ is on the path when run as a script
+
 
 TARGET_S = 1.0
 
@@ -54,17 +56,6 @@ def run_once(prices: pd.DataFrame, quantities: dict[str, Decimal], benchmark: pd
     started, cpu_started = time.perf_counter(), time.process_time()
     metrics(portfolio_values(prices, quantities), benchmark=benchmark)
     return time.perf_counter() - started, time.process_time() - cpu_started
-
-
-def cpu_model() -> str:
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as info:
-            for line in info:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 def main() -> None:

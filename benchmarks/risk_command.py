@@ -21,6 +21,7 @@ from datetime import date, timedelta
 from pathlib import Path
 
 from deposits import start_server  # the same fresh embedded server as the deposit benchmark
+from machine import cpu_model
 
 SYMBOLS = 50
 START, END = date(2014, 1, 1), date(2023, 12, 31)
@@ -84,7 +85,7 @@ def main() -> None:
     engine.dispose()
     del server
     report = {
-        "machine": {"cpu": platform.processor() or platform.machine(), "cores": os.cpu_count(),
+        "machine": {"cpu": cpu_model(), "cores": os.cpu_count(),
                     "python": platform.python_version()},
         "symbols": SYMBOLS, "observations": observations, "runs": args.runs,
         "first_s": round(times[0], 3), "best_s": round(min(times), 3),
