@@ -16,7 +16,7 @@ from typing import Annotated, Optional
 import typer
 from typer._click.exceptions import NoArgsIsHelpError, UsageError
 
-from du_cli.commands import admin, auth, client, db, demo, financial, market, portfolio, risk, trading, users
+from du_cli.commands import admin, auth, client, db, demo, financial, market, portfolio, risk, trading, tui, users
 from du_cli.context import Globals
 from du_cli.errors import EXIT_HELP, EXIT_USAGE, report
 
@@ -65,6 +65,7 @@ app.add_typer(users.app, name="users")
 app.add_typer(admin.app, name="admin")
 app.add_typer(db.app, name="db")
 demo.register(app)
+tui.register(app)
 
 
 def main() -> None:

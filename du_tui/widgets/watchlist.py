@@ -1,0 +1,48 @@
+"""The watchlist: every instrument with its last price, 24h change and volume; selecting one drives the rest."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.text import Text
+from textual.message import Message
+from textual.widgets import DataTable
+
+
+class Watchlist(DataTable):
+    """Rows of market data views; posts `Selected` when the trader picks an instrument."""
+
+    class Selected(Message):
+        def __init__(self, symbol: str) -> None:
+            super().__init__()
+            self.symbol = symbol
+
+    def on_mount(self) -> None:
+        self.cursor_type = "row"
+        self.add_columns("symbol", "last", "24h", "volume")
+
+    def show(self, views: list[Any]) -> None:
+        """Replace the rows with these `MarketDataView`s."""
+        self.clear()
+        for v in views:
+            self.add_row(v.symbol, _text(v.last), _change(v.change_24h_percent), _text(v.volume_24h), key=v.symbol)
+
+    def set_last(self, symbol: str, price: str) -> None:
+        """The last price of `symbol` moved (a trade on the feed)."""
+        if symbol in self.rows:
+            self.update_cell(symbol, self.ordered_columns[1].key, price)
+
+    def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
+        event.stop()
+        if event.row_key.value is not None:
+            self.post_message(self.Selected(event.row_key.value))
+
+
+def _text(value: Any) -> str:
+    return "-" if value is None else f"{value:f}"
+
+
+def _change(value: Any) -> Text:
+    if value is None:
+        return Text("-")
+    return Text(f"{value:+.2f}%", style="green" if value >= 0 else "red")
