@@ -27,6 +27,7 @@ if TYPE_CHECKING:
 
 REDRAW_EVERY = 0.1  # seconds: book changes are coalesced to at most ten redraws a second
 ORDERS_EVERY = 1.0  # seconds: trades on the feed re-read the open orders at most this often
+MARKET_EVERY = 2.0  # seconds: trades on the feed re-read the watchlist's 24 h figures at most this often
 
 
 class TraderScreen(Screen):
@@ -46,6 +47,7 @@ class TraderScreen(Screen):
         self.feed_status = "connecting"
         self._feed: MarketFeed | None = None
         self._orders_stale = False
+        self._market_stale: set[str] = set()
 
     @property
     def du(self) -> DuApp:
@@ -70,6 +72,7 @@ class TraderScreen(Screen):
             self.start_feed()
         self.set_interval(REDRAW_EVERY, self.redraw_book)
         self.set_interval(ORDERS_EVERY, self._refresh_stale_orders)
+        self.set_interval(MARKET_EVERY, self._refresh_stale_market)
 
     def on_unmount(self) -> None:
         if self._feed is not None:
@@ -152,6 +155,7 @@ class TraderScreen(Screen):
     def _trades(self, symbol: str, trades: list[dict[str, Any]]) -> None:
         if trades:
             self.query_one(Watchlist).set_last(symbol, str(trades[-1].get("price")))
+            self._market_stale.add(symbol)  # its 24 h change and volume moved too
         if symbol == self.symbol:
             self.query_one(TradesTape).add(trades)
             self._orders_stale = True  # some of them may have filled the trader's orders
@@ -160,6 +164,24 @@ class TraderScreen(Screen):
         if self._orders_stale:
             self._orders_stale = False
             self.reload_orders()
+
+    def _refresh_stale_market(self) -> None:
+        if self._market_stale:
+            symbols, self._market_stale = sorted(self._market_stale), set()
+            self.reload_market(symbols)
+
+    @work(thread=True, exclusive=True, group="market", exit_on_error=False)
+    def reload_market(self, symbols: list[str]) -> None:
+        from du_core.trading import info
+        from du_core.trading.schemas import SymbolRequest
+        from du_core.validation import parse
+
+        try:
+            views = [self.du.call(info.market_data, parse(SymbolRequest, symbol=s)) for s in symbols]
+        except Exception as exc:  # noqa: BLE001 - a failed read is a notification, never a crash
+            self.app.call_from_thread(self.du.report, exc)
+            return
+        self.app.call_from_thread(self.query_one(Watchlist).show, views)
 
     def redraw_book(self) -> None:
         latest = self._feed.take_latest() if self._feed is not None else None

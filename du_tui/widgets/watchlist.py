@@ -22,10 +22,15 @@ class Watchlist(DataTable):
         self.add_columns("symbol", "last", "24h", "volume")
 
     def show(self, views: list[Any]) -> None:
-        """Replace the rows with these `MarketDataView`s."""
-        self.clear()
+        """Show these `MarketDataView`s: rows already here are updated in place (the cursor stays)."""
+        columns = [c.key for c in self.ordered_columns]
         for v in views:
-            self.add_row(v.symbol, _text(v.last), _change(v.change_24h_percent), _text(v.volume_24h), key=v.symbol)
+            cells = (v.symbol, _text(v.last), _change(v.change_24h_percent), _text(v.volume_24h))
+            if v.symbol in self.rows:
+                for column, value in zip(columns[1:], cells[1:]):
+                    self.update_cell(v.symbol, column, value)
+            else:
+                self.add_row(*cells, key=v.symbol)
 
     def set_last(self, symbol: str, price: str) -> None:
         """The last price of `symbol` moved (a trade on the feed)."""

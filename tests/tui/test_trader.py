@@ -171,6 +171,9 @@ def test_a_trade_made_outside_the_app_appears_in_the_tape_and_the_ladder_without
             trade = tape.trades[0]
             assert (D(trade["price"]), D(trade["quantity"]), trade["taker_side"]) == (D("51000"), D("0.02"), "buy")
             await until(pilot, lambda: book_levels(screen)[1] == [(D("51000"), D("0.03"))], "the ask reduced")
+            watchlist = screen.query_one("Watchlist")
+            await until(pilot, lambda: str(watchlist.get_row("BTC-USD")[3]) == "0.0200", "the day's volume",
+                        timeout=8.0)
 
     asyncio.run(scenario())
 
