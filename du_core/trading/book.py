@@ -34,7 +34,9 @@ WHERE i.symbol = %(symbol)s
 
 def _step(size: Decimal) -> Decimal:
     """The quantum of a tick or lot size as stored (0.010000... -> 0.01), to show levels with its places."""
-    return Decimal(1).scaleb(min(0, size.normalize().as_tuple().exponent))  # type: ignore[arg-type]
+    from du_core.trading.exchange import places
+
+    return Decimal(1).scaleb(-places(size))
 
 
 @dataclass

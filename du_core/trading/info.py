@@ -65,7 +65,7 @@ def rules(session: Session, actor: Actor, req: OptionalSymbol) -> RulesView:
         time_in_force=["gtc", "ioc", "fok"], self_trade_prevention=["cancel_newest", "cancel_oldest", "cancel_both"])
 
 
-def _levels(inst: Instrument, levels: list[tuple[Decimal, Decimal, int]]) -> list[Level]:
+def _levels(levels: list[tuple[Decimal, Decimal, int]]) -> list[Level]:
     return [Level(price=p, quantity=q, orders=n) for p, q, n in levels]
 
 
@@ -83,8 +83,8 @@ def orderbook(session: Session, actor: Actor, req: BookRequest) -> OrderBookView
     if bid is not None and ask is not None:
         spread = ask - bid
         mid = (ask + bid) / 2
-    return OrderBookView(symbol=snap.symbol, seq=snap.seq, bids=_levels(None, snap.bids),  # type: ignore[arg-type]
-                         asks=_levels(None, snap.asks), spread=spread, mid=mid)  # type: ignore[arg-type]
+    return OrderBookView(symbol=snap.symbol, seq=snap.seq, bids=_levels(snap.bids), asks=_levels(snap.asks),
+                         spread=spread, mid=mid)
 
 
 @operation("trading.market_data")
