@@ -1,27 +1,37 @@
-"""The workstation's App: what it is given to reach the core, and how it calls it.
+"""The workstation's App: what it is given to reach the core, who is logged in, and which screens exist.
 
-`du tui` builds it with an engine and a token provider; tests build it the same way. Every
-core call goes through `call`, from worker threads only.
+`du tui` builds it with an engine and a token provider; tests build it the same way. Every core
+call goes through `call`, from worker threads only. The screens are Textual modes: `trader` and
+`portfolio` for everyone, `admin` only when the logged-in user is an admin. A standard user's app
+never registers the admin mode, so no key, palette command or screen can open it (and the core
+refuses its operations anyway).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from textual.app import App
+from textual import work
+from textual.app import App, SystemCommand
 from textual.binding import Binding
-
-from du_tui.screens.trader import TraderScreen
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
+    from textual.screen import Screen
 
     from du_core.actor import RequestContext
+    from du_core.auth.schemas import LoginResult, WhoAmI
 
 T = TypeVar("T")
-# Given None, the current access token; given an expired one, a renewed one.
+# Given None, the current access token; given an expired one, a renewed one. Raises AuthRequired
+# when there is no session (the app then shows the login screen).
 TokenProvider = Callable[[str | None], str]
+# Keeps the tokens of a login made in the app (the CLI's credential store).
+LoginStore = Callable[["LoginResult"], None]
+
+# mode: (key, title) in the order the footer and the palette show them
+SCREENS = {"trader": ("f2", "Trade"), "portfolio": ("f3", "Portfolio"), "admin": ("f4", "Admin")}
 
 
 class DuApp(App[None]):
@@ -29,23 +39,102 @@ class DuApp(App[None]):
 
     TITLE = "Digital Utopia"
     CSS_PATH = "app.tcss"
-    BINDINGS = [Binding("ctrl+q", "quit", "Quit", show=False)]
+    BINDINGS = [
+        Binding("ctrl+q", "quit", "Quit", show=False),
+        *(Binding(key, f"open('{mode}')", title, show=True, priority=True) for mode, (key, title) in SCREENS.items()),
+    ]
 
     def __init__(self, engine: Engine, token_provider: TokenProvider, *, symbol: str = "BTC-USD",
-                 context: RequestContext | None = None, live: bool = True) -> None:
+                 context: RequestContext | None = None, live: bool = True, on_login: LoginStore | None = None,
+                 feed_url: str | None = None) -> None:
         super().__init__()
         self.engine = engine
         self.token_provider = token_provider
+        self.on_login = on_login
         self.context = context
         self.symbol = symbol
         self.live = live
+        self.feed_url = feed_url
+        self.user: WhoAmI | None = None
 
     @property
     def database_url(self) -> str:
         return self.engine.url.render_as_string(hide_password=False)
 
+    @property
+    def is_admin(self) -> bool:
+        return self.user is not None and self.user.role == "admin"
+
+    # -- who is this -----------------------------------------------------------------------------
+
     def on_mount(self) -> None:
-        self.push_screen(TraderScreen(self.symbol))
+        self.identify()
+
+    @work(thread=True, exclusive=True, group="identify", exit_on_error=False)
+    def identify(self) -> None:
+        """Find out who the stored session belongs to; without one, ask to log in."""
+        from du_core.auth.service import whoami
+        from du_core.errors import AuthRequired
+
+        try:
+            user = self.call(whoami)
+        except AuthRequired:
+            self.call_from_thread(self.ask_login)
+            return
+        except Exception as exc:  # noqa: BLE001 - shown, and the app stays up to say so
+            self.call_from_thread(self.report, exc)
+            return
+        self.call_from_thread(self.enter, user)
+
+    def ask_login(self) -> None:
+        from du_tui.screens.login import LoginScreen
+
+        self.push_screen(LoginScreen(), self._logged_in)
+
+    def _logged_in(self, result: LoginResult | None) -> None:
+        if result is None:
+            self.exit()
+            return
+        if self.on_login is not None:
+            self.on_login(result)
+        self.enter(result.user)
+
+    def enter(self, user: WhoAmI) -> None:
+        """Register the screens this user may open and show the trader screen."""
+        from du_tui.screens.admin import AdminScreen
+        from du_tui.screens.portfolio import PortfolioScreen
+        from du_tui.screens.trader import TraderScreen
+
+        self.user = user
+        self.sub_title = f"{user.email} · {user.role}"
+        screens: dict[str, Callable[[], Screen[Any]]] = {
+            "trader": lambda: TraderScreen(self.symbol), "portfolio": PortfolioScreen}
+        if self.is_admin:
+            screens["admin"] = AdminScreen
+        for mode, factory in screens.items():
+            if mode not in self._modes:
+                self.add_mode(mode, factory)
+        self.switch_mode("trader")
+        self.refresh_bindings()
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "open":
+            # hidden, not merely disabled: a screen this user may not open is never offered
+            return self.user is not None and parameters[0] in self._modes
+        return True
+
+    def action_open(self, mode: str) -> None:
+        if mode in self._modes and self.current_mode != mode:
+            self.switch_mode(mode)
+
+    def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
+        yield from super().get_system_commands(screen)
+        for mode, (_key, title) in SCREENS.items():
+            if self.user is not None and mode in self._modes:
+                yield SystemCommand(f"Open {title}", f"Switch to the {title.lower()} screen",
+                                    lambda mode=mode: self.action_open(mode))
+
+    # -- calling the core ------------------------------------------------------------------------
 
     def call(self, op: Callable[..., T], request: Any = None) -> T:
         """Run a core operation as the logged-in user, renewing an expired token once (blocking)."""
@@ -57,6 +146,12 @@ class DuApp(App[None]):
             return run(self.engine, op, request, token=token, context=self.context)
         except SessionExpired:
             return run(self.engine, op, request, token=self.token_provider(token), context=self.context)
+
+    def call_anonymous(self, op: Callable[..., T], request: Any = None) -> T:
+        """Run a core operation without a session (logging in), blocking."""
+        from du_core.db.runner import run
+
+        return run(self.engine, op, request, context=self.context)
 
     def snapshot(self, symbol: str) -> Any:
         """The book of `symbol` as the trading.orderbook operation gives it (blocking)."""

@@ -42,6 +42,7 @@ async def until(pilot, condition: Callable[[], bool], what: str, timeout: float 
 
 async def ready(pilot) -> Any:
     """The trader screen once its feed is live and its first reads are in."""
+    await until(pilot, lambda: type(pilot.app.screen).__name__ == "TraderScreen", "the trader screen")
     screen = pilot.app.screen
     await until(pilot, lambda: getattr(screen, "feed_status", "") == "live", "the live feed")
     await until(pilot, lambda: screen.query_one("OrderEntry").symbol == "BTC-USD", "the first load")
