@@ -9,7 +9,7 @@ refuses its operations anyway).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from textual import work
@@ -22,6 +22,7 @@ if TYPE_CHECKING:
 
     from du_core.actor import RequestContext
     from du_core.auth.schemas import LoginResult, WhoAmI
+    from du_tui.feed import MarketFeed
 
 T = TypeVar("T")
 # Given None, the current access token; given an expired one, a renewed one. Raises AuthRequired
@@ -159,6 +160,17 @@ class DuApp(App[None]):
         from du_core.trading.schemas import BookRequest
 
         return self.call(info.orderbook, BookRequest(symbol=symbol, depth=50))
+
+    def market_feed(self, symbol: str, *, on_trades: Callable[[str, list[dict[str, Any]]], None],
+                    on_status: Callable[[str], None], watch: Sequence[str] = ()) -> MarketFeed:
+        """The live feed of `symbol`: from `du market serve` when the app was given a feed URL, else
+        from the database's notifications (which carry every symbol's trades; `watch` is for the former)."""
+        from du_tui.feed import MarketFeed, WebSocketFeed
+
+        if self.feed_url:
+            return WebSocketFeed(self.feed_url, symbol, on_trades=on_trades, on_status=on_status, watch=watch)
+        return MarketFeed(self.database_url, symbol, snapshot=self.snapshot, on_trades=on_trades,
+                          on_status=on_status)
 
     def report(self, exc: BaseException) -> None:
         """Show an error as a notification: the core's message, or the kind of a bug."""

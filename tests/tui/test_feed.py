@@ -1,0 +1,138 @@
+"""The workstation's live feed: a lost connection is shown and mends itself; `--feed ws://` works too."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy.engine import make_url
+
+from tests.cli.test_trading import trader
+from tests.conftest import _admin
+from tests.integration.test_live import FeedThread
+from tests.tui.test_trader import as_user, ready, token_of, until
+
+D = Decimal
+
+
+def place(engine: Any, token: str, side: str, quantity: str, price: str) -> Any:
+    from du_core.trading import service
+    from du_core.trading.schemas import PlaceOrder
+    from du_core.validation import parse
+
+    return as_user(engine, token, service.place_order, parse(PlaceOrder, symbol="BTC-USD", side=side, type="limit",
+                                                             quantity=quantity, price=price))
+
+
+def test_a_lost_database_connection_shows_a_banner_that_goes_away_when_it_comes_back(du, home, engine, db_url,
+                                                                                    server_url):
+    from du_core.market.live import APPLICATION_NAME
+    from du_tui.app import DuApp
+    from du_tui.feed import LIVE, LOST
+
+    trader(du, "t", USD="10000.00")
+    trader(du, "m", BTC="1")
+    token, maker = token_of(home, "t"), token_of(home, "m")
+    name = make_url(db_url).database
+
+    def outage(allow: bool) -> None:
+        _admin(server_url, f'ALTER DATABASE "{name}" WITH ALLOW_CONNECTIONS {str(allow).lower()}')
+        if not allow:
+            _admin(server_url, "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                               f" WHERE datname = '{name}' AND application_name = '{APPLICATION_NAME}'")
+
+    async def scenario() -> None:
+        async with DuApp(engine, lambda expired: token).run_test(size=(120, 40)) as pilot:
+            screen = await ready(pilot)
+            banner = screen.query_one("#banner")
+            assert not banner.display
+            outage(allow=False)
+            try:
+                await until(pilot, lambda: screen.feed_status == LOST, "the lost-connection banner")
+                assert banner.display and "reconnecting" in str(banner.render())
+            finally:
+                outage(allow=True)
+            await until(pilot, lambda: screen.feed_status == LIVE, "the feed back by itself", timeout=15)
+            assert not banner.display
+            place(engine, maker, "sell", "0.01", "50000")
+            place(engine, token, "buy", "0.01", "50000")
+            tape = screen.query_one("TradesTape")
+            await until(pilot, lambda: [str(t["price"]) for t in tape.trades] == ["50000.00"],
+                        "a trade made after the outage in the tape")
+
+    asyncio.run(scenario())
+
+
+class Recorder:
+    """What a feed hands its owner, kept for the test to look at."""
+
+    def __init__(self) -> None:
+        self.statuses: list[str] = []
+        self.trades: list[tuple[str, dict[str, Any]]] = []
+
+    def on_trades(self, symbol: str, trades: list[dict[str, Any]]) -> None:
+        self.trades.extend((symbol, t) for t in trades)
+
+    def wait(self, condition: Any, what: str, timeout: float = 10) -> None:
+        deadline = time.monotonic() + timeout
+        while not condition():
+            if time.monotonic() > deadline:
+                raise AssertionError(f"timed out waiting for {what}; statuses {self.statuses}")
+            time.sleep(0.02)
+
+
+def run_feed(feed: Any) -> threading.Thread:
+    thread = threading.Thread(target=feed.run, daemon=True)
+    thread.start()
+    return thread
+
+
+def test_the_websocket_feed_keeps_the_book_and_brings_trades_of_watched_symbols(du, home, engine):
+    from du_tui.feed import LIVE, WebSocketFeed
+
+    trader(du, "t", USD="10000.00")
+    trader(du, "m", BTC="1")
+    token, maker = token_of(home, "t"), token_of(home, "m")
+    place(engine, maker, "sell", "0.5", "51000")
+    seen = Recorder()
+    with FeedThread(engine) as server:
+        feed = WebSocketFeed(server.url, "BTC-USD", on_trades=seen.on_trades, on_status=seen.statuses.append,
+                             watch=["ETH-USD", "BTC-USD"])
+        thread = run_feed(feed)
+        try:
+            seen.wait(lambda: LIVE in seen.statuses, "the snapshot")
+            seen.wait(lambda: (latest := feed.take_latest()) is not None and [a[:2] for a in latest.asks]
+                      == [(D("51000.00"), D("0.5"))], "the resting ask in the book")
+            place(engine, token, "buy", "0.1", "51000")
+            seen.wait(lambda: [t["price"] for _, t in seen.trades] == ["51000.00"], "the trade")
+            assert [s for s, _ in seen.trades] == ["BTC-USD"]
+            seen.wait(lambda: (latest := feed.take_latest()) is not None and [a[:2] for a in latest.asks]
+                      == [(D("51000.00"), D("0.4"))], "the ask reduced by the trade")
+        finally:
+            feed.stop()
+            thread.join(5)
+    assert not thread.is_alive()
+
+
+def test_the_websocket_feed_says_when_there_is_no_server_and_keeps_trying():
+    import socket
+
+    from du_tui.feed import LIVE, WebSocketFeed
+
+    with socket.socket() as probe:  # a port nobody listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    seen = Recorder()
+    feed = WebSocketFeed(f"ws://127.0.0.1:{port}", "BTC-USD", on_trades=seen.on_trades,
+                         on_status=seen.statuses.append, max_backoff=0.2)
+    thread = run_feed(feed)
+    try:
+        seen.wait(lambda: sum("no market feed" in s for s in seen.statuses) >= 3, "the no-server status, again")
+        assert LIVE not in seen.statuses
+    finally:
+        feed.stop()
+        thread.join(5)
+    assert not thread.is_alive()
