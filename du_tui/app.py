@@ -9,7 +9,9 @@ refuses its operations anyway).
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterable, Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from textual import work
@@ -47,8 +49,9 @@ class DuApp(App[None]):
 
     def __init__(self, engine: Engine, token_provider: TokenProvider, *, symbol: str = "BTC-USD",
                  context: RequestContext | None = None, live: bool = True, on_login: LoginStore | None = None,
-                 feed_url: str | None = None) -> None:
+                 feed_url: str | None = None, preferences: Path | None = None) -> None:
         super().__init__()
+        self.preferences = preferences
         self.engine = engine
         self.token_provider = token_provider
         self.on_login = on_login
@@ -69,7 +72,29 @@ class DuApp(App[None]):
     # -- who is this -----------------------------------------------------------------------------
 
     def on_mount(self) -> None:
+        self._load_preferences()
+        self.theme_changed_signal.subscribe(self, lambda theme: self._save_preferences())
         self.identify()
+
+    def _load_preferences(self) -> None:
+        """The theme chosen last time in this profile (a missing or unreadable file is the default)."""
+        if self.preferences is None:
+            return
+        try:
+            theme = json.loads(self.preferences.read_text(encoding="utf-8")).get("theme")
+        except (OSError, ValueError, AttributeError):
+            return
+        if isinstance(theme, str) and theme in self.available_themes:
+            self.theme = theme
+
+    def _save_preferences(self) -> None:
+        if self.preferences is None:
+            return
+        try:
+            self.preferences.parent.mkdir(parents=True, exist_ok=True)
+            self.preferences.write_text(json.dumps({"theme": self.theme}) + "\n", encoding="utf-8")
+        except OSError as exc:
+            self.notify(f"could not keep the theme: {exc.strerror}", severity="warning")
 
     @work(thread=True, exclusive=True, group="identify", exit_on_error=False)
     def identify(self) -> None:

@@ -1,0 +1,79 @@
+"""The app around the screens: function keys and palette commands between screens, and the theme kept."""
+
+from __future__ import annotations
+
+import asyncio
+
+from tests.cli.test_trading import trader
+from tests.tui.test_trader import token_of, until
+
+
+def app_for(engine, token: str, **options):
+    from du_tui.app import DuApp
+
+    return DuApp(engine, lambda expired: token, live=False, **options)
+
+
+async def signed_in(pilot) -> None:
+    await until(pilot, lambda: type(pilot.app.screen).__name__ == "TraderScreen", "the trader screen")
+
+
+def screen_name(pilot) -> str:
+    return type(pilot.app.screen).__name__
+
+
+def test_function_keys_switch_between_the_trader_and_portfolio_screens(du, home, engine):
+    trader(du, "t", USD="100.00")
+    token = token_of(home, "t")
+
+    async def scenario() -> None:
+        async with app_for(engine, token).run_test(size=(120, 40)) as pilot:
+            await signed_in(pilot)
+            await pilot.press("f3")
+            await until(pilot, lambda: screen_name(pilot) == "PortfolioScreen", "the portfolio screen")
+            await pilot.press("f2")
+            await until(pilot, lambda: screen_name(pilot) == "TraderScreen", "the trader screen again")
+            assert pilot.app.user is not None and pilot.app.user.role == "standard"
+
+    asyncio.run(scenario())
+
+
+def test_the_palette_opens_a_screen_by_name(du, home, engine):
+    trader(du, "t", USD="100.00")
+    token = token_of(home, "t")
+
+    async def scenario() -> None:
+        async with app_for(engine, token).run_test(size=(120, 40)) as pilot:
+            await signed_in(pilot)
+            await pilot.press("ctrl+p")
+            await until(pilot, lambda: screen_name(pilot) == "CommandPalette", "the command palette")
+            await pilot.press(*"open portfolio")
+            await pilot.pause(0.3)
+            await pilot.press("down", "enter")
+            await until(pilot, lambda: screen_name(pilot) == "PortfolioScreen", "the portfolio screen")
+
+    asyncio.run(scenario())
+
+
+def test_the_chosen_theme_is_kept_for_the_next_start_and_a_broken_file_means_the_default(du, home, engine, tmp_path):
+    trader(du, "t", USD="100.00")
+    token = token_of(home, "t")
+    preferences = tmp_path / "tui.json"
+
+    async def choose(theme: str) -> None:
+        async with app_for(engine, token, preferences=preferences).run_test(size=(80, 24)) as pilot:
+            await signed_in(pilot)
+            pilot.app.theme = theme
+            await pilot.pause(0.1)
+
+    async def started_theme() -> str:
+        async with app_for(engine, token, preferences=preferences).run_test(size=(80, 24)) as pilot:
+            await signed_in(pilot)
+            return pilot.app.theme
+
+    asyncio.run(choose("nord"))
+    assert asyncio.run(started_theme()) == "nord"
+    preferences.write_text("{not json")
+    assert asyncio.run(started_theme()) == "textual-dark"
+    preferences.write_text('{"theme": "no-such-theme"}')
+    assert asyncio.run(started_theme()) == "textual-dark"
