@@ -77,3 +77,26 @@ def test_the_chosen_theme_is_kept_for_the_next_start_and_a_broken_file_means_the
     assert asyncio.run(started_theme()) == "textual-dark"
     preferences.write_text('{"theme": "no-such-theme"}')
     assert asyncio.run(started_theme()) == "textual-dark"
+
+
+def test_du_tui_passes_the_feed_address_and_the_profiles_preferences_file(du, home, monkeypatch):
+    from du_tui.app import DuApp
+
+    du.user_as("standard", profile="desk")
+    seen: dict[str, object] = {}
+    monkeypatch.setattr(DuApp, "run", lambda self: seen.update(feed=self.feed_url, preferences=self.preferences))
+    r = du("--profile", "desk", "tui", "--feed", "ws://127.0.0.1:8765")
+    assert (r.exit_code, r.stdout, r.stderr) == (0, "", "")
+    assert seen["feed"] == "ws://127.0.0.1:8765"
+    assert seen["preferences"] == home / "config" / "tui.json"
+
+
+def test_du_tui_refuses_a_feed_that_is_not_a_websocket_address_before_opening(du, monkeypatch):
+    from du_tui.app import DuApp
+
+    du.user_as("standard", profile="desk")
+    opened: list[DuApp] = []
+    monkeypatch.setattr(DuApp, "run", lambda self: opened.append(self))
+    r = du("--profile", "desk", "tui", "--feed", "http://127.0.0.1:8765", "--json")
+    assert (r.exit_code, r.stdout, opened) == (3, "", [])
+    assert "ws://" in r.stderr
