@@ -10,7 +10,7 @@ of what it set up (and of the run) is the command's result.
 from __future__ import annotations
 
 import sys
-from typing import TYPE_CHECKING, Annotated, Optional
+from typing import TYPE_CHECKING, Annotated, Any, Optional
 
 import typer
 
@@ -49,6 +49,9 @@ def demo(
     yes: Annotated[bool, typer.Option("--yes", help="Run on an external database (--database-url, "
                                                     "DU_DATABASE_URL) without asking.")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress on stderr.")] = False,
+    tui: Annotated[Optional[bool], typer.Option(
+        "--tui/--no-tui", help="Open the workstation on the live market while the simulation runs "
+                               "(default: when run on a terminal).")] = None,
 ):
     """A live demo market: an admin, funded simulated traders, a candle history, and trading until Ctrl-C.
 
@@ -99,12 +102,49 @@ def demo(
     say("try, in another terminal:\n" + "\n".join(f"  {c}" for c in view.next_commands))
     if no_simulate:
         return view
+    if tui is None:
+        tui = sys.stdin.isatty() and sys.stdout.isatty() and _on_screen()
+    if tui and not logged_in:
+        say("the workstation needs the admin's session kept in the profile: run du demo --insecure-storage")
+        tui = False
     say(f"simulating {', '.join(config.symbols)} at {config.rate:g} orders/s "
         + (f"for {config.duration:g} s" if config.duration else "until Ctrl-C"))
-    report = ensure_finished(run_with_status(eng, traders, config, quiet=quiet))
+    if tui:
+        if created and not password_stdin and sys.stdin.isatty():
+            typer.prompt("Press Enter to open the workstation (the admin password above is shown only once)",
+                         default="", show_default=False, prompt_suffix=" ", err=True)
+        report = ensure_finished(_with_workstation(eng, traders, config, symbol=config.symbols[0]))
+    else:
+        report = ensure_finished(run_with_status(eng, traders, config, quiet=quiet))
     if _on_screen():  # the set-up was printed as it happened; what is news at the end is the run
         return report
     return view.model_copy(update={"simulation": report})
+
+
+def _with_workstation(eng: Engine, traders: list[Any], config: Any, *, symbol: str) -> Any:
+    """Run the simulation in the background while the workstation is open; leaving it ends both."""
+    import threading
+
+    from du_core.simulation import simulate
+
+    from du_cli.commands.tui import session_hooks
+    from du_cli.context import request_context, settings
+
+    stop = threading.Event()
+    result: list[Any] = []
+    runner = threading.Thread(target=lambda: result.append(simulate(eng, traders, config, stop=stop)),
+                              name="demo-simulation", daemon=True)
+    runner.start()
+    token, keep = session_hooks()
+    from du_tui.app import DuApp
+
+    try:
+        DuApp(eng, token, symbol=symbol, context=request_context(), on_login=keep,
+              preferences=settings().config_dir / "tui.json").run()
+    finally:
+        stop.set()
+        runner.join()
+    return result[0]
 
 
 def _on_screen() -> bool:

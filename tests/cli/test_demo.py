@@ -7,7 +7,9 @@ import os
 import re
 import subprocess
 import sys
+import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -145,3 +147,29 @@ def test_demo_on_a_fresh_home_starts_the_embedded_database_and_shows_a_live_book
                   input=password + "\n").returncode == 0, "the generated password is the admin's"
     finally:
         du("db", "stop")
+
+
+def test_demo_with_tui_opens_the_workstation_on_the_admins_session_while_the_market_moves(du, home, monkeypatch):
+    from du_tui.app import DuApp
+
+    seen: dict[str, Any] = {}
+
+    def workstation(self: DuApp) -> None:  # stands in for the terminal: what the app was given, during the run
+        seen["token"] = self.token_provider(None)
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline and not sql(du, "SELECT count(*) FROM trades")[0][0]:
+            time.sleep(0.1)
+        seen["trades while open"] = sql(du, "SELECT count(*) FROM trades")[0][0]
+
+    monkeypatch.setattr(DuApp, "run", workstation)
+    r = du("demo", "--tui", "--rate", "40", "--yes", "--password-stdin", "--insecure-storage", "--json",
+           input=PASSWORD + "\n")
+    assert r.exit_code == 0, r.stderr
+    assert seen["trades while open"] > 0, "the simulation runs behind the workstation"
+    assert seen["token"] == json.loads((home / "config" / "credentials" / "default.json").read_text())[
+        "access_token"]
+    simulation = r.json()["simulation"]
+    assert simulation["stopped_by"] == "stopped" and simulation["placed"] > 0, "leaving the workstation ends the run"
+    settled = sql(du, "SELECT count(*) FROM trades")[0][0]
+    time.sleep(0.5)
+    assert sql(du, "SELECT count(*) FROM trades")[0][0] == settled, "nothing trades after it"
