@@ -1,6 +1,6 @@
 # fish completion for du (Digital Utopia). Generated: python -m du_cli.completions
 function __du_path
-    set -l known 'admin' 'admin assets' 'admin assets add' 'admin assets list' 'admin audit' 'admin audit list' 'admin audit verify' 'admin bootstrap' 'admin fx' 'admin fx import' 'admin fx set' 'admin instruments' 'admin instruments add' 'admin instruments halt' 'admin instruments list' 'admin instruments resume' 'admin instruments update' 'admin ledger' 'admin ledger expire-holds' 'admin ledger verify' 'admin settings' 'admin settings show' 'admin settings update' 'admin users' 'admin users list' 'admin users show' 'admin users update' 'auth' 'auth change-password' 'auth forgot-password' 'auth login' 'auth logout' 'auth mfa' 'auth mfa confirm' 'auth mfa disable' 'auth mfa enable' 'auth refresh' 'auth register' 'auth reset-password' 'auth sessions' 'auth sessions list' 'auth sessions revoke' 'auth verify' 'auth whoami' 'client' 'client onboarding' 'client onboarding complete' 'client onboarding status' 'client preferences' 'client preferences show' 'client preferences update' 'client profile' 'client profile show' 'client profile update' 'client settings' 'client settings show' 'client settings update' 'db' 'db start' 'db status' 'db stop' 'db upgrade' 'demo' 'financial' 'financial assets' 'financial balance' 'financial deposit' 'financial exchange' 'financial payments' 'financial payments cancel' 'financial payments history' 'financial payments process' 'financial payments status' 'financial rates' 'financial reports' 'financial transactions' 'financial withdraw' 'market' 'market analysis' 'market feeds' 'market history' 'market import' 'market prices' 'market serve' 'market simulate' 'market ticker' 'market watch' 'portfolio' 'portfolio analytics' 'portfolio holdings' 'portfolio holdings-update' 'portfolio overview' 'portfolio performance' 'portfolio rebalance' 'risk' 'risk exposure' 'risk metrics' 'risk mitigation' 'risk monitoring' 'risk scoring' 'trading' 'trading account' 'trading algorithms' 'trading cancel' 'trading close-position' 'trading market-data' 'trading modify' 'trading order' 'trading orderbook' 'trading orders' 'trading pairs' 'trading position' 'trading risk-assessment' 'trading rules' 'trading show' 'trading statistics' 'trading trades' 'tui' 'users' 'users activity' 'users list' 'users role' 'users show'
+    set -l known 'admin' 'admin assets' 'admin assets add' 'admin assets list' 'admin audit' 'admin audit list' 'admin audit verify' 'admin bootstrap' 'admin dashboard' 'admin fx' 'admin fx import' 'admin fx set' 'admin instruments' 'admin instruments add' 'admin instruments halt' 'admin instruments list' 'admin instruments resume' 'admin instruments update' 'admin ledger' 'admin ledger expire-holds' 'admin ledger verify' 'admin settings' 'admin settings show' 'admin settings update' 'admin users' 'admin users list' 'admin users show' 'admin users update' 'auth' 'auth change-password' 'auth forgot-password' 'auth login' 'auth logout' 'auth mfa' 'auth mfa confirm' 'auth mfa disable' 'auth mfa enable' 'auth refresh' 'auth register' 'auth reset-password' 'auth sessions' 'auth sessions list' 'auth sessions revoke' 'auth verify' 'auth whoami' 'client' 'client onboarding' 'client onboarding complete' 'client onboarding status' 'client preferences' 'client preferences show' 'client preferences update' 'client profile' 'client profile show' 'client profile update' 'client settings' 'client settings show' 'client settings update' 'db' 'db start' 'db status' 'db stop' 'db upgrade' 'demo' 'financial' 'financial assets' 'financial balance' 'financial deposit' 'financial exchange' 'financial payments' 'financial payments cancel' 'financial payments history' 'financial payments process' 'financial payments status' 'financial rates' 'financial reports' 'financial transactions' 'financial withdraw' 'market' 'market analysis' 'market feeds' 'market history' 'market import' 'market prices' 'market serve' 'market simulate' 'market ticker' 'market watch' 'portfolio' 'portfolio analytics' 'portfolio holdings' 'portfolio holdings-update' 'portfolio overview' 'portfolio performance' 'portfolio rebalance' 'risk' 'risk exposure' 'risk metrics' 'risk mitigation' 'risk monitoring' 'risk scoring' 'trading' 'trading account' 'trading algorithms' 'trading cancel' 'trading close-position' 'trading market-data' 'trading modify' 'trading order' 'trading orderbook' 'trading orders' 'trading pairs' 'trading position' 'trading risk-assessment' 'trading rules' 'trading show' 'trading statistics' 'trading trades' 'tui' 'users' 'users activity' 'users list' 'users role' 'users show'
     set -l path ''
     for word in (commandline -opc)[2..-1]
         string match -q -- '-*' $word; and continue
@@ -20,7 +20,7 @@ complete -c du -n "test (__du_path) = ''" -a market -d 'Market data: prices, tic
 complete -c du -n "test (__du_path) = ''" -a portfolio -d 'Your portfolio: holdings on and off the platform, value,...'
 complete -c du -n "test (__du_path) = ''" -a risk -d 'Risk: value at risk and other metrics, exposure, a risk...'
 complete -c du -n "test (__du_path) = ''" -a trading -d 'The exchange: pairs and rules, orders, positions, the...'
-complete -c du -n "test (__du_path) = ''" -a tui -d 'The trading workstation: live book, trades, order entry...'
+complete -c du -n "test (__du_path) = ''" -a tui -d 'The trading workstation: live market, order entry,...'
 complete -c du -n "test (__du_path) = ''" -a users -d 'User management: list and show accounts, set roles, read...'
 complete -c du -n "test (__du_path) = ''" -l database-url
 complete -c du -n "test (__du_path) = ''" -l help
@@ -31,6 +31,7 @@ complete -c du -n "test (__du_path) = ''" -l version
 complete -c du -n "test (__du_path) = 'admin'" -a assets -d 'Assets: the currencies and coins the platform keeps books...'
 complete -c du -n "test (__du_path) = 'admin'" -a audit -d 'The tamper-evident audit trail: read it, verify it.'
 complete -c du -n "test (__du_path) = 'admin'" -a bootstrap -d 'Create the first admin of an empty platform (refused once...'
+complete -c du -n "test (__du_path) = 'admin'" -a dashboard -d 'Show the platform at a glance: accounts, 24 h trading by...'
 complete -c du -n "test (__du_path) = 'admin'" -a fx -d 'Exchange rates: set one by hand, import the ECB’s daily...'
 complete -c du -n "test (__du_path) = 'admin'" -a instruments -d 'The exchange’s pairs: list, add, change their rules, halt...'
 complete -c du -n "test (__du_path) = 'admin'" -a ledger -d 'The books: verify every balance against its postings,...'
@@ -75,6 +76,9 @@ complete -c du -n "test (__du_path) = 'admin bootstrap'" -l nationality
 complete -c du -n "test (__du_path) = 'admin bootstrap'" -l output
 complete -c du -n "test (__du_path) = 'admin bootstrap'" -l password-stdin
 complete -c du -n "test (__du_path) = 'admin bootstrap'" -l phone
+complete -c du -n "test (__du_path) = 'admin dashboard'" -l help
+complete -c du -n "test (__du_path) = 'admin dashboard'" -l json
+complete -c du -n "test (__du_path) = 'admin dashboard'" -l output
 complete -c du -n "test (__du_path) = 'admin fx'" -a import -d 'Import the ECB’s daily reference rates (EUR against each...'
 complete -c du -n "test (__du_path) = 'admin fx'" -a set -d 'Set the rate 1 BASE = RATE QUOTE (the inverse pair needs...'
 complete -c du -n "test (__du_path) = 'admin fx'" -l help
@@ -339,11 +343,13 @@ complete -c du -n "test (__du_path) = 'demo'" -l help
 complete -c du -n "test (__du_path) = 'demo'" -l insecure-storage
 complete -c du -n "test (__du_path) = 'demo'" -l json
 complete -c du -n "test (__du_path) = 'demo'" -l no-simulate
+complete -c du -n "test (__du_path) = 'demo'" -l no-tui
 complete -c du -n "test (__du_path) = 'demo'" -l output
 complete -c du -n "test (__du_path) = 'demo'" -l password-stdin
 complete -c du -n "test (__du_path) = 'demo'" -l quiet
 complete -c du -n "test (__du_path) = 'demo'" -l rate
 complete -c du -n "test (__du_path) = 'demo'" -l seed
+complete -c du -n "test (__du_path) = 'demo'" -l tui
 complete -c du -n "test (__du_path) = 'demo'" -l yes
 complete -c du -n "test (__du_path) = 'financial'" -a assets -d 'The currencies the platform lists and their decimal...'
 complete -c du -n "test (__du_path) = 'financial'" -a balance -d 'Your available, held and total money per currency, and...'
@@ -652,7 +658,9 @@ complete -c du -n "test (__du_path) = 'trading trades'" -l limit
 complete -c du -n "test (__du_path) = 'trading trades'" -l output
 complete -c du -n "test (__du_path) = 'trading trades'" -l page
 complete -c du -n "test (__du_path) = 'trading trades'" -l symbol
+complete -c du -n "test (__du_path) = 'tui'" -l feed
 complete -c du -n "test (__du_path) = 'tui'" -l help
+complete -c du -n "test (__du_path) = 'tui'" -l insecure-storage
 complete -c du -n "test (__du_path) = 'tui'" -l json
 complete -c du -n "test (__du_path) = 'tui'" -l output
 complete -c du -n "test (__du_path) = 'tui'" -l symbol

@@ -3,7 +3,7 @@
 autoload -U +X bashcompinit && bashcompinit
 _du() {
     local cur="${COMP_WORDS[COMP_CWORD]}" path="" word candidate known words_here=""
-    known=('admin' 'admin assets' 'admin assets add' 'admin assets list' 'admin audit' 'admin audit list' 'admin audit verify' 'admin bootstrap' 'admin fx' 'admin fx import' 'admin fx set' 'admin instruments' 'admin instruments add' 'admin instruments halt' 'admin instruments list' 'admin instruments resume' 'admin instruments update' 'admin ledger' 'admin ledger expire-holds' 'admin ledger verify' 'admin settings' 'admin settings show' 'admin settings update' 'admin users' 'admin users list' 'admin users show' 'admin users update' 'auth' 'auth change-password' 'auth forgot-password' 'auth login' 'auth logout' 'auth mfa' 'auth mfa confirm' 'auth mfa disable' 'auth mfa enable' 'auth refresh' 'auth register' 'auth reset-password' 'auth sessions' 'auth sessions list' 'auth sessions revoke' 'auth verify' 'auth whoami' 'client' 'client onboarding' 'client onboarding complete' 'client onboarding status' 'client preferences' 'client preferences show' 'client preferences update' 'client profile' 'client profile show' 'client profile update' 'client settings' 'client settings show' 'client settings update' 'db' 'db start' 'db status' 'db stop' 'db upgrade' 'demo' 'financial' 'financial assets' 'financial balance' 'financial deposit' 'financial exchange' 'financial payments' 'financial payments cancel' 'financial payments history' 'financial payments process' 'financial payments status' 'financial rates' 'financial reports' 'financial transactions' 'financial withdraw' 'market' 'market analysis' 'market feeds' 'market history' 'market import' 'market prices' 'market serve' 'market simulate' 'market ticker' 'market watch' 'portfolio' 'portfolio analytics' 'portfolio holdings' 'portfolio holdings-update' 'portfolio overview' 'portfolio performance' 'portfolio rebalance' 'risk' 'risk exposure' 'risk metrics' 'risk mitigation' 'risk monitoring' 'risk scoring' 'trading' 'trading account' 'trading algorithms' 'trading cancel' 'trading close-position' 'trading market-data' 'trading modify' 'trading order' 'trading orderbook' 'trading orders' 'trading pairs' 'trading position' 'trading risk-assessment' 'trading rules' 'trading show' 'trading statistics' 'trading trades' 'tui' 'users' 'users activity' 'users list' 'users role' 'users show')
+    known=('admin' 'admin assets' 'admin assets add' 'admin assets list' 'admin audit' 'admin audit list' 'admin audit verify' 'admin bootstrap' 'admin dashboard' 'admin fx' 'admin fx import' 'admin fx set' 'admin instruments' 'admin instruments add' 'admin instruments halt' 'admin instruments list' 'admin instruments resume' 'admin instruments update' 'admin ledger' 'admin ledger expire-holds' 'admin ledger verify' 'admin settings' 'admin settings show' 'admin settings update' 'admin users' 'admin users list' 'admin users show' 'admin users update' 'auth' 'auth change-password' 'auth forgot-password' 'auth login' 'auth logout' 'auth mfa' 'auth mfa confirm' 'auth mfa disable' 'auth mfa enable' 'auth refresh' 'auth register' 'auth reset-password' 'auth sessions' 'auth sessions list' 'auth sessions revoke' 'auth verify' 'auth whoami' 'client' 'client onboarding' 'client onboarding complete' 'client onboarding status' 'client preferences' 'client preferences show' 'client preferences update' 'client profile' 'client profile show' 'client profile update' 'client settings' 'client settings show' 'client settings update' 'db' 'db start' 'db status' 'db stop' 'db upgrade' 'demo' 'financial' 'financial assets' 'financial balance' 'financial deposit' 'financial exchange' 'financial payments' 'financial payments cancel' 'financial payments history' 'financial payments process' 'financial payments status' 'financial rates' 'financial reports' 'financial transactions' 'financial withdraw' 'market' 'market analysis' 'market feeds' 'market history' 'market import' 'market prices' 'market serve' 'market simulate' 'market ticker' 'market watch' 'portfolio' 'portfolio analytics' 'portfolio holdings' 'portfolio holdings-update' 'portfolio overview' 'portfolio performance' 'portfolio rebalance' 'risk' 'risk exposure' 'risk metrics' 'risk mitigation' 'risk monitoring' 'risk scoring' 'trading' 'trading account' 'trading algorithms' 'trading cancel' 'trading close-position' 'trading market-data' 'trading modify' 'trading order' 'trading orderbook' 'trading orders' 'trading pairs' 'trading position' 'trading risk-assessment' 'trading rules' 'trading show' 'trading statistics' 'trading trades' 'tui' 'users' 'users activity' 'users list' 'users role' 'users show')
     for word in "${COMP_WORDS[@]:1:COMP_CWORD-1}"; do
         [[ "$word" == -* ]] && continue
         candidate="${path:+$path }$word"
@@ -13,7 +13,7 @@ _du() {
     done
     case "$path" in
         '') words_here='admin auth client db demo financial market portfolio risk trading tui users --database-url --help --json --output --profile --version' ;;
-        'admin') words_here='assets audit bootstrap fx instruments ledger settings users --help' ;;
+        'admin') words_here='assets audit bootstrap dashboard fx instruments ledger settings users --help' ;;
         'admin assets') words_here='add list --help' ;;
         'admin assets add') words_here='--help --json --kind --name --output --precision' ;;
         'admin assets list') words_here='--help --json --output' ;;
@@ -21,6 +21,7 @@ _du() {
         'admin audit list') words_here='--action --actor --help --json --limit --outcome --output --page --since --target --until' ;;
         'admin audit verify') words_here='--help --json --output' ;;
         'admin bootstrap') words_here='--date-of-birth --email --full-name --help --json --nationality --output --password-stdin --phone' ;;
+        'admin dashboard') words_here='--help --json --output' ;;
         'admin fx') words_here='import set --help' ;;
         'admin fx import') words_here='--help --json --output --url' ;;
         'admin fx set') words_here='--as-of --help --json --output' ;;
@@ -75,7 +76,7 @@ _du() {
         'db status') words_here='--help --json --output' ;;
         'db stop') words_here='--help --json --output' ;;
         'db upgrade') words_here='--help --json --output' ;;
-        'demo') words_here='--duration --email --forever --help --insecure-storage --json --no-simulate --output --password-stdin --quiet --rate --seed --yes' ;;
+        'demo') words_here='--duration --email --forever --help --insecure-storage --json --no-simulate --no-tui --output --password-stdin --quiet --rate --seed --tui --yes' ;;
         'financial') words_here='assets balance deposit exchange payments rates reports transactions withdraw --help' ;;
         'financial assets') words_here='--help --json --output' ;;
         'financial balance') words_here='--help --json --output' ;;
@@ -130,7 +131,7 @@ _du() {
         'trading show') words_here='--help --json --output' ;;
         'trading statistics') words_here='--help --json --output --period' ;;
         'trading trades') words_here='--help --json --limit --output --page --symbol' ;;
-        'tui') words_here='--help --json --output --symbol' ;;
+        'tui') words_here='--feed --help --insecure-storage --json --output --symbol' ;;
         'users') words_here='activity list role show --help' ;;
         'users activity') words_here='--help --json --limit --output --page' ;;
         'users list') words_here='--help --json --limit --output --page --role --search --status' ;;

@@ -125,6 +125,7 @@ PERMISSIONS: dict[str, Audience | frozenset[Role]] = {
     "admin.settings_update": ADMIN,
     "admin.audit_list": ADMIN,
     "admin.audit_verify": ADMIN,
+    "admin.dashboard": ADMIN,
     # financial: money
     "financial.deposit": MONEY,
     "financial.withdraw": MONEY,

@@ -23,6 +23,7 @@ SERVICE_MODULES = (
     "du_core.users.service",
     "du_core.clients.service",
     "du_core.admin.service",
+    "du_core.admin.dashboard",
     "du_core.payments.service",
     "du_core.fx.service",
     "du_core.financial.service",

@@ -45,6 +45,16 @@ def bootstrap(
     return call(service.bootstrap, request.model_copy(update={"password": SecretStr(password)}), auth=False)
 
 
+@command(app, "dashboard", title="Dashboard")
+def dashboard():
+    """Show the platform at a glance: accounts, 24 h trading by quote currency, live orders, instruments."""
+    from du_core.admin.dashboard import dashboard as platform_dashboard
+
+    from du_cli.context import call
+
+    return call(platform_dashboard)
+
+
 def _account_operations() -> tuple[Any, Any]:
     from du_core.admin import service
 

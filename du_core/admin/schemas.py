@@ -11,7 +11,7 @@ from pydantic import AfterValidator, Field, model_validator
 
 from du_core.actor import Role
 from du_core.users.schemas import PageRequest, Status
-from du_core.validation import Request, View, clean_text
+from du_core.validation import Exact, Request, View, clean_text
 
 NOTES_MAX = 2000
 
@@ -95,3 +95,36 @@ class AuditVerification(View):
     records: int
     chains: int
     breaches: list[BreachView]
+
+
+class QuoteActivity(View):
+    """The exchange's trades in one quote currency: count, traded value, and fees the platform earned."""
+
+    quote: str
+    trades: int
+    volume: Exact
+    fees: Exact
+
+
+class InstrumentState(View):
+    symbol: str
+    status: str
+    last_price: Exact | None
+    open_orders: int
+
+
+class DashboardView(View):
+    """The platform at a glance: accounts, the last 24 hours of trading, the book, and the switches."""
+
+    as_of: datetime
+    since: datetime
+    trading_enabled: bool
+    maintenance_mode: bool
+    # accounts: flat, so that a table shows each figure on its own row
+    users_total: int
+    users_new_24h: int
+    users_by_status: dict[str, int]
+    users_by_role: dict[str, int]
+    trading_24h: list[QuoteActivity]
+    open_orders: int
+    instruments: list[InstrumentState]

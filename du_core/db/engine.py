@@ -14,7 +14,7 @@ if TYPE_CHECKING:
 
 # The newest migration in du_core/db/migrations/versions; a test keeps the two in step. Comparing
 # against it lets every command check the schema without importing alembic.
-SCHEMA_HEAD = "0006"
+SCHEMA_HEAD = "0007"
 _UPGRADE_LOCK = 72_057_594_037_927_937  # advisory lock id held while migrating
 
 

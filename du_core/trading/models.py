@@ -127,6 +127,7 @@ class Trade(Base):
         Index("ix_trades_symbol_id", "symbol", "id"),
         Index("ix_trades_buyer_id_id", "buyer_id", "id"),
         Index("ix_trades_seller_id_id", "seller_id", "id"),
+        Index("ix_trades_created_at", "created_at"),
     )
 
     id: Mapped[int] = mapped_column(BigInteger, Identity(always=True), primary_key=True)
