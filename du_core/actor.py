@@ -153,6 +153,7 @@ PERMISSIONS: dict[str, Audience | frozenset[Role]] = {
     "trading.algorithms": Audience.self,
     "trading.place": TRADE,
     "trading.modify": TRADE,
+    "trading.preview": Audience.self,  # read-only figures; a role that may not trade is told so in them
     "trading.close_position": TRADE,
     "trading.cancel": Audience.self,  # own orders: a user who may no longer trade may still cancel
     "trading.orders": Audience.self,

@@ -31,6 +31,7 @@ SERVICE_MODULES = (
     "du_core.trading.service",
     "du_core.trading.info",
     "du_core.trading.admin",
+    "du_core.trading.preview",
     "du_core.market.service",
     "du_core.portfolio.service",
     "du_core.risk.service",

@@ -10,7 +10,7 @@ refuses its operations anyway).
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -187,12 +187,18 @@ class DuApp(App[None]):
         return self.call(info.orderbook, BookRequest(symbol=symbol, depth=50))
 
     def market_feed(self, symbol: str, *, on_trades: Callable[[str, list[dict[str, Any]]], None],
-                    on_status: Callable[[str], None], watch: Sequence[str] = ()) -> MarketFeed:
-        """The live feed of `symbol`: from `du market serve` when the app was given a feed URL, else
-        from the database's notifications (which carry every symbol's trades; `watch` is for the former)."""
+                    on_status: Callable[[str], None]) -> MarketFeed:
+        """The live feed of `symbol` and every instrument's trades (blocking: call it from a worker).
+
+        From `du market serve` when the app was given a feed URL, else from the database's
+        notifications.
+        """
         from du_tui.feed import MarketFeed, WebSocketFeed
 
         if self.feed_url:
+            from du_core.trading import info
+
+            watch = [p.symbol for p in self.call(info.pairs)]  # the server sends trades of subscribed symbols only
             return WebSocketFeed(self.feed_url, symbol, on_trades=on_trades, on_status=on_status, watch=watch)
         return MarketFeed(self.database_url, symbol, snapshot=self.snapshot, on_trades=on_trades,
                           on_status=on_status)

@@ -1,23 +1,32 @@
-"""The trader screen: watchlist, book ladder, trades tape, order ticket and open orders.
+"""The trader screen: watchlist, book ladder, chart, trades tape, order ticket, open orders and fills.
 
 The screen is the widgets' parent: it feeds them data (attributes down), reacts to their messages
-(messages up), and does every blocking call in a worker thread through `DuApp.call`.
+(messages up), and does every blocking call in a worker thread through `DuApp.call`. Its layout
+follows the terminal (HORIZONTAL_BREAKPOINTS): from 160 columns every panel is in view; below,
+the book and the ticket always are, and the others take turns (key `v`: chart, tape or
+watchlist beside the book; key `f`: open orders or fills beside the ticket).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
+from textual.command import DiscoveryHit, Hit, Hits, Provider
 from textual.containers import Horizontal
 from textual.screen import Screen
+from textual.timer import Timer
 from textual.widgets import Footer, Header, Static
 
+from du_tui.widgets.chart import Chart
+from du_tui.widgets.fills import Fills
 from du_tui.widgets.open_orders import OpenOrders
 from du_tui.widgets.order_book import OrderBook
-from du_tui.widgets.order_entry import OrderEntry
+from du_tui.widgets.order_entry import OrderEntry, missing
 from du_tui.widgets.trades_tape import TradesTape
 from du_tui.widgets.watchlist import Watchlist
 
@@ -26,28 +35,69 @@ if TYPE_CHECKING:
     from du_tui.feed import MarketFeed
 
 REDRAW_EVERY = 0.1  # seconds: book changes are coalesced to at most ten redraws a second
-ORDERS_EVERY = 1.0  # seconds: trades on the feed re-read the open orders at most this often
+ORDERS_EVERY = 1.0  # seconds: trades on the feed re-read the open orders and fills at most this often
 MARKET_EVERY = 2.0  # seconds: trades on the feed re-read the watchlist's 24 h figures at most this often
+CHART_EVERY = 1.0  # seconds: trades on the feed re-read the chart's candles at most this often
+PREVIEW_AFTER = 0.15  # seconds after the last keystroke in the ticket before the core is asked for a preview
+INTERVALS = ("1m", "5m", "15m", "1h", "4h", "1d")  # the core's candle intervals (du_core.market.models)
+CANDLES = 300  # newest candles read: more than the widest chart shows
+FILLS = 50
+VIEWS = ("chart", "tape", "watchlist")  # what takes turns beside the book (below 120 columns)
+WIDE_VIEWS = ("chart", "tape")  # what takes turns beside the watchlist and the book (120 to 159)
+LISTS = ("orders", "fills")  # what takes turns beside the ticket (below 160 columns)
+
+
+class TraderCommands(Provider):
+    """The trader screen's actions in the command palette (each with the words its help gives)."""
+
+    def _commands(self) -> Iterator[tuple[str, str, Callable[[], Any]]]:
+        screen = self.screen
+        if isinstance(screen, TraderScreen):
+            yield from screen.commands()
+
+    async def discover(self) -> Hits:
+        for name, help_text, callback in self._commands():
+            yield DiscoveryHit(name, callback, help=help_text)
+
+    async def search(self, query: str) -> Hits:
+        matcher = self.matcher(query)
+        for name, help_text, callback in self._commands():
+            if (score := matcher.match(name)) > 0:
+                yield Hit(score, matcher.highlight(name), callback, help=help_text)
 
 
 class TraderScreen(Screen):
     """Where a trader watches one instrument and trades it."""
 
+    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (120, "-wide"), (160, "-widest")]
+    VERTICAL_BREAKPOINTS = [(0, "-short"), (40, "-tall")]
+    COMMANDS = {TraderCommands}
     BINDINGS = [
-        Binding("b", "start('buy')", "Buy"),
-        Binding("s", "start('sell')", "Sell"),
-        Binding("c", "cancel_order", "Cancel order"),
-        Binding("q", "app.quit", "Quit"),
-        Binding("question_mark", "app.help", "Help", key_display="?"),
+        Binding("b", "start('buy')", "Buy", tooltip="Start a buy order in the ticket"),
+        Binding("s", "start('sell')", "Sell", tooltip="Start a sell order in the ticket"),
+        Binding("c", "cancel_order", "Cancel", tooltip="Cancel the highlighted open order"),
+        Binding("m", "modify_order", "Modify", tooltip="Change the price or quantity of the highlighted order"),
+        Binding("i", "next_interval(1)", "Interval", tooltip="Next chart interval (1m 5m 15m 1h 4h 1d)"),
+        Binding("I", "next_interval(-1)", "Interval back", show=False, key_display="shift+i",
+                tooltip="Previous chart interval"),
+        Binding("v", "next_view", "View", tooltip="Show the chart, the tape or the watchlist beside the book"),
+        Binding("f", "toggle_list", "Fills", tooltip="Show open orders or recent fills beside the ticket"),
+        Binding("q", "app.quit", "Quit", show=False, tooltip="Quit the workstation"),
+        Binding("question_mark", "app.help", "Help", key_display="?", tooltip="Show or hide the keys"),
     ]
 
     def __init__(self, symbol: str = "BTC-USD") -> None:
         super().__init__()
         self.symbol = symbol
+        self.interval = "1m"
+        self.top_view = VIEWS[0]
+        self.bottom_view = LISTS[0]
         self.feed_status = "connecting"
         self._feed: MarketFeed | None = None
         self._orders_stale = False
+        self._chart_stale = False
         self._market_stale: set[str] = set()
+        self._preview_timer: Timer | None = None
 
     @property
     def du(self) -> DuApp:
@@ -59,86 +109,114 @@ class TraderScreen(Screen):
         with Horizontal(id="top"):
             yield Watchlist(id="watchlist")
             yield OrderBook(id="book")
+            yield Chart(id="chart")
             yield TradesTape(id="tape")
         with Horizontal(id="bottom"):
             yield OpenOrders(id="orders")
+            yield Fills(id="fills")
             yield OrderEntry(id="entry")
-        yield Footer()
+        yield Footer(compact=True)
 
     def on_mount(self) -> None:
+        for widget_id, title in (("watchlist", "markets"), ("book", f"{self.symbol} book"),
+                                 ("chart", f"{self.symbol} {self.interval}"), ("orders", "open orders"),
+                                 ("fills", "recent fills"), ("entry", "ticket")):
+            self.query_one(f"#{widget_id}").border_title = title
+        self._show_panels()
         self.query_one(OpenOrders).focus()
         self.load()
+        self.reload_chart()
         if self.du.live:
             self.start_feed()
         self.set_interval(REDRAW_EVERY, self.redraw_book)
         self.set_interval(ORDERS_EVERY, self._refresh_stale_orders)
         self.set_interval(MARKET_EVERY, self._refresh_stale_market)
+        self.set_interval(CHART_EVERY, self._refresh_stale_chart)
 
     def on_unmount(self) -> None:
         if self._feed is not None:
             self._feed.stop()
+
+    def on_resize(self) -> None:
+        self.refresh_bindings()  # `v` and `f` are offered only where the panels take turns
 
     # -- data in ---------------------------------------------------------------------------------
 
     @work(thread=True, exclusive=True, group="load", exit_on_error=False)
     def load(self) -> None:
         """Read what the screen shows once (the feed keeps the book and tape current after)."""
-        from du_core.financial.service import balance
-        from du_core.trading import info, service
-        from du_core.trading.schemas import OrderQuery, SymbolRequest
+        from du_core.trading import info
+        from du_core.trading.schemas import SymbolRequest
         from du_core.validation import parse
 
         try:
             pairs = self.du.call(info.pairs)
             market = [self.du.call(info.market_data, parse(SymbolRequest, symbol=p.symbol)) for p in pairs]
-            account = self.du.call(info.account)
-            money = self.du.call(balance)
-            orders = self.du.call(service.list_orders, parse(OrderQuery, status="live", symbol=self.symbol,
-                                                             limit=100))
+            orders, fills = self._orders_and_fills()
         except Exception as exc:  # noqa: BLE001 - a failed read is a notification, never a crash
             self.app.call_from_thread(self.du.report, exc)
             return
-        self.app.call_from_thread(self._loaded, pairs, market, account, money, orders.items)
+        self.app.call_from_thread(self._loaded, market, orders, fills)
 
-    def _loaded(self, pairs: list[Any], market: list[Any], account: Any, money: Any, orders: list[Any]) -> None:
+    def _orders_and_fills(self) -> tuple[list[Any], list[Any]]:
+        """The trader's live orders and latest fills in the screen's symbol (blocking)."""
+        from du_core.trading import info, service
+        from du_core.trading.schemas import OrderQuery, TradeQuery
+        from du_core.validation import parse
+
+        orders = self.du.call(service.list_orders, parse(OrderQuery, status="live", symbol=self.symbol, limit=100))
+        fills = self.du.call(info.trades, parse(TradeQuery, symbol=self.symbol, limit=FILLS))
+        return orders.items, fills.items
+
+    def _loaded(self, market: list[Any], orders: list[Any], fills: list[Any]) -> None:
         self.query_one(Watchlist).show(market)
-        entry = self.query_one(OrderEntry)
-        inst = next((p for p in pairs if p.symbol == self.symbol), None)
-        if inst is not None:
-            entry.base, entry.quote = inst.base, inst.quote
-        entry.symbol = self.symbol
-        entry.fee_rate = account.taker_fee_rate
-        entry.available = {b.currency: b.available for b in money.balances}
-        self.query_one(OpenOrders).show(orders)
+        self.query_one(OrderEntry).symbol = self.symbol
+        self._orders_loaded(orders, fills)
 
     @work(thread=True, exclusive=True, group="orders", exit_on_error=False)
     def reload_orders(self) -> None:
-        from du_core.financial.service import balance
-        from du_core.trading import service
-        from du_core.trading.schemas import OrderQuery
-        from du_core.validation import parse
-
         try:
-            orders = self.du.call(service.list_orders, parse(OrderQuery, status="live", symbol=self.symbol,
-                                                             limit=100))
-            money = self.du.call(balance)
+            orders, fills = self._orders_and_fills()
         except Exception as exc:  # noqa: BLE001
             self.app.call_from_thread(self.du.report, exc)
             return
-        self.app.call_from_thread(self._orders_loaded, orders.items, money)
+        self.app.call_from_thread(self._orders_loaded, orders, fills)
 
-    def _orders_loaded(self, orders: list[Any], money: Any) -> None:
+    def _orders_loaded(self, orders: list[Any], fills: list[Any]) -> None:
         self.query_one(OpenOrders).show(orders)
-        self.query_one(OrderEntry).available = {b.currency: b.available for b in money.balances}
+        self.query_one(Fills).show(fills)
+        self.ask_preview(self.query_one(OrderEntry).fields())  # the balance it is measured against moved
+
+    @work(thread=True, exclusive=True, group="chart", exit_on_error=False)
+    def reload_chart(self) -> None:
+        """Read the newest candles of the screen's symbol at its interval."""
+        from du_core.market import service
+        from du_core.market.schemas import HistoryQuery
+        from du_core.validation import parse
+
+        symbol, interval = self.symbol, self.interval
+        try:
+            view = self.du.call(service.history, parse(HistoryQuery, symbol=symbol, interval=interval,
+                                                       limit=CANDLES))
+        except Exception as exc:  # noqa: BLE001
+            self.app.call_from_thread(self.du.report, exc)
+            return
+        self.app.call_from_thread(self._chart_loaded, symbol, interval, view)
+
+    def _chart_loaded(self, symbol: str, interval: str, view: Any) -> None:
+        if (symbol, interval) == (self.symbol, self.interval):  # else a newer read is on its way
+            self.query_one(Chart).show(symbol, interval, view.items, view.note)
 
     @work(thread=True, exclusive=True, group="feed", exit_on_error=False)
     def start_feed(self) -> None:
         """Listen to the exchange until the screen goes away; reconnects by itself."""
-        from du_tui.feed import MarketFeed
-
-        feed = MarketFeed(self.du.database_url, self.symbol, snapshot=self.du.snapshot,
-                          on_trades=lambda symbol, trades: self.app.call_from_thread(self._trades, symbol, trades),
-                          on_status=lambda text: self.app.call_from_thread(self._status, text))
+        try:
+            feed = self.du.market_feed(
+                self.symbol, on_trades=lambda symbol, trades: self.app.call_from_thread(self._trades, symbol, trades),
+                on_status=lambda text: self.app.call_from_thread(self._status, text))
+        except Exception as exc:  # noqa: BLE001 - shown; the screen works on without the feed
+            self.app.call_from_thread(self.du.report, exc)
+            return
         self._feed = feed
         try:
             feed.run()
@@ -159,6 +237,7 @@ class TraderScreen(Screen):
         if symbol == self.symbol:
             self.query_one(TradesTape).add(trades)
             self._orders_stale = True  # some of them may have filled the trader's orders
+            self._chart_stale = True
 
     def _refresh_stale_orders(self) -> None:
         if self._orders_stale:
@@ -169,6 +248,11 @@ class TraderScreen(Screen):
         if self._market_stale:
             symbols, self._market_stale = sorted(self._market_stale), set()
             self.reload_market(symbols)
+
+    def _refresh_stale_chart(self) -> None:
+        if self._chart_stale:
+            self._chart_stale = False
+            self.reload_chart()
 
     @work(thread=True, exclusive=True, group="market", exit_on_error=False)
     def reload_market(self, symbols: list[str]) -> None:
@@ -188,24 +272,41 @@ class TraderScreen(Screen):
         if latest is not None:
             self.query_one(OrderBook).show(latest.symbol, latest.bids, latest.asks)
 
-    # -- actions ---------------------------------------------------------------------------------
+    # -- the ticket ------------------------------------------------------------------------------
 
     def action_start(self, side: str) -> None:
         self.query_one(OrderEntry).start(side)
 
+    def on_order_entry_changed(self, message: OrderEntry.Changed) -> None:
+        if self._preview_timer is not None:
+            self._preview_timer.stop()
+        self._preview_timer = self.set_timer(PREVIEW_AFTER, partial(self.ask_preview, message.fields))
+
+    def ask_preview(self, fields: dict[str, Any]) -> None:
+        if fields["symbol"] and missing(fields) is None:
+            self.preview(fields)
+
+    @work(thread=True, exclusive=True, group="preview", exit_on_error=False)
+    def preview(self, fields: dict[str, Any]) -> None:
+        """Ask the core what the ticket's order would cost and hold (trading.preview)."""
+        from du_core.errors import DomainError
+        from du_core.trading import preview
+        from du_core.trading.schemas import PlaceOrder
+        from du_core.validation import parse
+
+        entry = self.query_one(OrderEntry)
+        try:
+            view = self.du.call(preview.preview_order, parse(PlaceOrder, **fields))
+        except DomainError as err:
+            self.app.call_from_thread(entry.show_preview, fields, None, err.message)
+            return
+        except Exception as exc:  # noqa: BLE001
+            self.app.call_from_thread(self.du.report, exc)
+            return
+        self.app.call_from_thread(entry.show_preview, fields, view)
+
     def on_order_entry_submitted(self, message: OrderEntry.Submitted) -> None:
         self.place(message.fields)
-
-    def on_watchlist_selected(self, message: Watchlist.Selected) -> None:
-        if message.symbol != self.symbol:
-            self.symbol = message.symbol
-            if self._feed is not None:
-                self._feed.stop()
-            self.query_one(TradesTape).clear()
-            self.query_one(OrderBook).show(self.symbol, [], [])
-            self.load()
-            if self.du.live:
-                self.start_feed()
 
     @work(thread=True, exclusive=True, group="place", exit_on_error=False)
     def place(self, fields: dict[str, Any]) -> None:
@@ -222,13 +323,16 @@ class TraderScreen(Screen):
         except Exception as exc:  # noqa: BLE001
             self.app.call_from_thread(self.du.report, exc)
             return
-        self.app.call_from_thread(self._placed, f"{order.side} {order.quantity:f} {order.symbol}: {order.status}", "")
+        self.app.call_from_thread(self._placed, f"{order.side} {order.quantity:f} {order.symbol}: "
+                                  f"{order.status.replace('_', ' ')}", "")
 
     def _placed(self, result: str, error: str) -> None:
         entry = self.query_one(OrderEntry)
         entry.result, entry.error = result, error
         if not error:
             self.reload_orders()
+
+    # -- open orders -----------------------------------------------------------------------------
 
     def action_cancel_order(self) -> None:
         selected = self.query_one(OpenOrders).selected
@@ -248,3 +352,84 @@ class TraderScreen(Screen):
             self.app.call_from_thread(self.du.report, exc)
             return
         self.reload_orders()
+
+    def action_modify_order(self) -> None:
+        from du_tui.screens.modify_order import ModifyOrderScreen
+
+        order = self.query_one(OpenOrders).selected_order
+        if order is None:
+            self.notify("no open order to modify", severity="warning")
+        else:
+            self.app.push_screen(ModifyOrderScreen(order), self._modified)
+
+    def _modified(self, order: Any | None) -> None:
+        if order is not None:
+            at = f" @ {order.price:f}" if order.price is not None else ""
+            self.notify(f"{order.side} {order.quantity:f} {order.symbol}{at}: {order.status.replace('_', ' ')}",
+                        title="order modified")
+            self.reload_orders()
+
+    # -- the market ------------------------------------------------------------------------------
+
+    def on_watchlist_selected(self, message: Watchlist.Selected) -> None:
+        if message.symbol != self.symbol:
+            self.symbol = message.symbol
+            if self._feed is not None:
+                self._feed.stop()
+            self.query_one(TradesTape).clear()
+            self.query_one(OrderBook).show(self.symbol, [], [])
+            self.query_one(Chart).show(self.symbol, self.interval, [])
+            self.load()
+            self.reload_chart()
+            if self.du.live:
+                self.start_feed()
+
+    def action_interval(self, interval: str) -> None:
+        """Show the chart at `interval` (one of INTERVALS)."""
+        if interval in INTERVALS and interval != self.interval:
+            self.interval = interval
+            self.reload_chart()
+
+    def action_next_interval(self, step: int) -> None:
+        self.action_interval(INTERVALS[(INTERVALS.index(self.interval) + step) % len(INTERVALS)])
+
+    # -- layout ----------------------------------------------------------------------------------
+
+    @property
+    def narrow(self) -> bool:
+        return self.has_class("-narrow")
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action in ("next_view", "toggle_list"):
+            return not self.has_class("-widest")  # hidden where every panel is in view
+        return True
+
+    def action_next_view(self) -> None:
+        views = VIEWS if self.narrow else WIDE_VIEWS
+        self.top_view = views[(views.index(self.top_view) + 1) % len(views)] if self.top_view in views else views[0]
+        self._show_panels()
+
+    def action_toggle_list(self) -> None:
+        self.bottom_view = LISTS[(LISTS.index(self.bottom_view) + 1) % len(LISTS)]
+        self._show_panels()
+        self.query_one(f"#{self.bottom_view}").focus()
+
+    def _show_panels(self) -> None:
+        """Say which panels a narrow terminal shows (the stylesheet hides the others)."""
+        self.set_classes_of("view", VIEWS, self.top_view)
+        self.set_classes_of("list", LISTS, self.bottom_view)
+
+    def set_classes_of(self, prefix: str, names: tuple[str, ...], chosen: str) -> None:
+        self.update_classes({f"-{prefix}-{name}": name == chosen for name in names})
+
+    def commands(self) -> Iterator[tuple[str, str, Callable[[], Any]]]:
+        """What the command palette offers on this screen: its keys, and each chart interval."""
+        for binding in self.BINDINGS:
+            assert isinstance(binding, Binding)
+            action = binding.action
+            if action.startswith("app.") or self.check_action(action.split("(")[0], ()) is False:
+                continue
+            yield binding.description, binding.tooltip, partial(self.run_action, action)
+        for interval in INTERVALS:
+            yield f"Chart {interval}", f"Show {interval} candles in the chart", partial(self.action_interval,
+                                                                                         interval)

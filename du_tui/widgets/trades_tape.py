@@ -28,14 +28,15 @@ class TradesTape(Static):
         self.update(self._table())
 
     def on_mount(self) -> None:
+        self.border_title = "trades"
         self.update(self._table())
 
     def _table(self) -> Table:
-        table = Table(title="trades", expand=True, show_edge=False, box=None)
+        table = Table(expand=True, show_edge=False, box=None)
         table.add_column("time")
         table.add_column("price", justify="right")
         table.add_column("quantity", justify="right")
-        for t in list(self.trades)[:20]:
+        for t in self.trades:  # what does not fit the widget's height is cropped
             colour = "green" if t.get("taker_side") == "buy" else "red"
             at = str(t.get("at", ""))
             table.add_row(at[11:19], Text(str(t.get("price")), style=colour), str(t.get("quantity")))

@@ -136,3 +136,28 @@ def test_the_websocket_feed_says_when_there_is_no_server_and_keeps_trying():
         feed.stop()
         thread.join(5)
     assert not thread.is_alive()
+
+
+def test_the_trader_screen_on_a_websocket_feed_shows_trades_made_elsewhere_in_the_tape_and_ladder(du, home, engine):
+    from du_tui.app import DuApp
+
+    trader(du, "t", USD="10000.00")
+    trader(du, "m", BTC="1")
+    token, maker = token_of(home, "t"), token_of(home, "m")
+
+    async def scenario(url: str) -> None:
+        async with DuApp(engine, lambda expired: token, feed_url=url).run_test(size=(160, 50)) as pilot:
+            screen = await ready(pilot)
+            assert isinstance(screen._feed, WebSocketFeed) and "ETH-USD" in screen._feed.watch
+            place(engine, maker, "sell", "0.5", "52000")
+            book = screen.query_one("OrderBook")
+            await until(pilot, lambda: book.asks[:1] == [(D("52000.00"), D("0.5"))], "the ask in the ladder")
+            place(engine, token, "buy", "0.1", "52000")
+            tape = screen.query_one("TradesTape")
+            await until(pilot, lambda: [str(t["price"]) for t in tape.trades] == ["52000.00"], "the trade in the tape")
+            await until(pilot, lambda: book.asks[:1] == [(D("52000.00"), D("0.4"))], "the ask reduced")
+
+    from du_tui.feed import WebSocketFeed
+
+    with FeedThread(engine) as server:
+        asyncio.run(scenario(server.url))
