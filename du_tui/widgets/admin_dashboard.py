@@ -7,7 +7,6 @@ decides nothing itself; the screen confirms, asks the core, and sets the new vie
 
 from __future__ import annotations
 
-from datetime import timezone
 from typing import Any
 
 from rich.text import Text
@@ -132,5 +131,4 @@ def summary(view: Any) -> Text:
     text.append("trading ", style="bold").append(_switch(view.trading_enabled, alarm_when_on=False))
     text.append("   maintenance ", style="bold").append(_switch(view.maintenance_mode, alarm_when_on=True))
     text.append("\nopen orders ", style="bold").append(str(view.open_orders))
-    text.append(f"   as of {view.as_of.astimezone(timezone.utc):%H:%M:%S} UTC", style="dim")
     return text
