@@ -89,7 +89,7 @@ class TraderScreen(Screen):
     def __init__(self, symbol: str = "BTC-USD") -> None:
         super().__init__()
         self.symbol = symbol
-        self.interval = "1m"
+        self.interval = "1h"  # the demo and imports bring hours of history; 1m starts empty
         self.top_view = VIEWS[0]
         self.bottom_view = LISTS[0]
         self.feed_status = "connecting"

@@ -319,7 +319,7 @@ def test_the_chart_draws_candles_of_trades_made_elsewhere_and_rereads_when_the_i
         async with app.run_test(size=(120, 40)) as pilot:
             screen = await ready(pilot)
             chart = screen.query_one("Chart")
-            assert (chart.interval, chart.candles) == ("1m", [])
+            assert (chart.interval, chart.candles) == ("1h", [])
             await asyncio.to_thread(place_as, engine, seller, side="sell", type="limit", quantity="0.05",
                                     price="51000")
             buy = await asyncio.to_thread(place_as, engine, token, side="buy", type="market", quantity="0.02",
@@ -327,14 +327,14 @@ def test_the_chart_draws_candles_of_trades_made_elsewhere_and_rereads_when_the_i
             at = buy.fills[0].at
             await until(pilot, lambda: len(chart.candles) == 1, "a candle in the chart")
             [candle] = chart.candles
-            assert (candle.start, candle.close, candle.volume) == (bucket_start(at, "1m"), D("51000"), D("0.02"))
+            assert (candle.start, candle.close, candle.volume) == (bucket_start(at, "1h"), D("51000"), D("0.02"))
             picture = drawn(chart)
             assert "51000.00" in picture and "┃" in picture and "█" in picture  # a body, the price, a volume bar
 
             await pilot.press("i")
-            await until(pilot, lambda: chart.interval == "5m", "the 5m chart")
-            assert chart.border_title == "BTC-USD 5m"
-            assert [c.start for c in chart.candles] == [bucket_start(at, "5m")]
+            await until(pilot, lambda: chart.interval == "4h", "the 4h chart")
+            assert chart.border_title == "BTC-USD 4h"
+            assert [c.start for c in chart.candles] == [bucket_start(at, "4h")]
 
             await pilot.press("ctrl+p")
             await pilot.press(*"chart 1d", "enter")  # every interval is in the command palette
