@@ -2,8 +2,8 @@
 
 An order ticket (the TUI's, or a script's) shows these figures while the trader types, so they
 must be the exchange's own: the hold is `exchange.reserve` at the price the exchange would
-reserve at, fees use the rates `fees.rates_for` gives the trader, rules are checked by the same
-functions `trading.place` calls, and a market order's price is estimated by running
+reserve at, fees use the rates `fees.rates_for` gives the trader, rules are checked by `checks`,
+as `trading.place` checks them, and a market order's price is estimated by running
 `matching.match` against the book as it is. Nothing is written and no lock is taken, so the
 answer may be stale by the time the order is placed: `trading.place` decides.
 """
@@ -16,10 +16,10 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from du_core.actor import Actor, is_allowed
 from du_core.admin import settings as platform
-from du_core.errors import DomainError, InsufficientFunds, InvalidInput, PermissionDenied, RiskLimit
+from du_core.errors import DomainError, InsufficientFunds, InvalidInput, PermissionDenied
 from du_core.money import exact, parse_amount, quantize_down
 from du_core.operations import operation
-from du_core.trading import book, exchange, fees, matching, service
+from du_core.trading import book, checks, exchange, fees, matching, service
 from du_core.trading.exchange import Instrument, Order
 from du_core.trading.schemas import PlaceOrder
 from du_core.validation import Exact, View
@@ -29,7 +29,6 @@ if TYPE_CHECKING:
 
 ZERO = Decimal(0)
 BOOK_DEPTH = 200  # levels a market order's estimate walks; deeper than any order the band lets through
-LIMIT_TYPES, STOP_TYPES = ("limit", "stop_limit"), ("stop", "stop_limit")
 
 
 class OrderPreview(View):
@@ -84,12 +83,12 @@ def preview_order(session: Session, actor: Actor, req: PlaceOrder) -> OrderPrevi
 
     quantity, price, stop = _number(req.quantity), _number(req.price), _number(req.stop_price)
     order = Order(id=uuid.uuid4(), seq=None, user_id=actor.user_id, symbol=inst.symbol,
-                  side=req.side, type=req.type, tif=req.tif, price=price if req.type in LIMIT_TYPES else None,
-                  stop_price=stop if req.type in STOP_TYPES else None, quantity=quantity or ZERO, filled=ZERO,
+                  side=req.side, type=req.type, tif=req.tif, price=price if req.type in checks.LIMIT_TYPES else None,
+                  stop_price=stop if req.type in checks.STOP_TYPES else None, quantity=quantity or ZERO, filled=ZERO,
                   quote_filled=ZERO, fees=ZERO, status=None, cancel_reason=None, client_order_id=None,
                   post_only=req.post_only, stp=req.stp, hold_asset=hold_asset, held=ZERO,
                   maker_fee_rate=maker_rate, taker_fee_rate=taker_rate)
-    at_once = order.stop_price is None or service._stop_crossed(order, inst.last_price)
+    at_once = order.stop_price is None or checks.stop_crossed(order, inst.last_price)
     best = _best_opposite(session, inst, order)
     crosses = order.price is not None and at_once and best is not None \
         and matching.crosses(order.side, order.price, best)
@@ -102,7 +101,7 @@ def preview_order(session: Session, actor: Actor, req: PlaceOrder) -> OrderPrevi
             hold = exchange.reserve(inst, order, quantity, order.price)
         elif not at_once:
             reference, basis = order.stop_price, "stop"
-            hold = exchange.reserve(inst, order, quantity, _stop_hold_price(inst, order))
+            hold = exchange.reserve(inst, order, quantity, checks.stop_hold_price(inst, order))
         else:  # a market order, or a stop market the last trade already crossed: it takes what the book has
             reference, basis = _book_price(session, inst, order, quantity), "book"
             if reference is None and inst.last_price is not None:
@@ -138,24 +137,9 @@ def _check(session: Session, actor: Actor, settings: dict[str, Any], inst: Instr
     if not is_allowed(actor, "trading.place"):
         raise PermissionDenied(f"your role ({actor.role.value}) may not trade")
     service.ensure_may_trade(actor)
-    service._ensure_trading(settings, inst)
-    # the same three field rules as trading.place, in its words
-    if (req.price is not None) != (req.type in LIMIT_TYPES):
-        raise InvalidInput(f"a {req.type} order {'needs' if req.type in LIMIT_TYPES else 'takes no'} --price",
-                           details={"field": "price", "type": req.type})
-    if (req.stop_price is not None) != (req.type in STOP_TYPES):
-        raise InvalidInput(f"a {req.type} order {'needs' if req.type in STOP_TYPES else 'takes no'} --stop-price",
-                           details={"field": "stop_price", "type": req.type})
-    if req.post_only and req.type != "limit":
-        raise InvalidInput("post-only applies to limit orders", details={"field": "post_only"})
-    quantity = service._quantity(inst, req.quantity)
-    price = service._price(inst, req.price, "price") if req.price is not None else None
-    stop = service._price(inst, req.stop_price, "stop_price") if req.stop_price is not None else None
-    service._check_notional(inst, settings, quantity, price or stop or inst.last_price)
+    checks.check_order(inst, settings, req)
     assert actor.user_id is not None
-    if service.open_orders(session, actor.user_id) >= settings["max_open_orders"]:
-        raise RiskLimit(f"you have the maximum of {settings['max_open_orders']} open orders",
-                        details={"limit": "max_open_orders", "maximum": settings["max_open_orders"]})
+    checks.check_open_orders(service.open_orders(session, actor.user_id), settings)
 
 
 def _number(text: str | None) -> Decimal | None:
@@ -166,12 +150,6 @@ def _number(text: str | None) -> Decimal | None:
         return parse_amount(text, 18)
     except InvalidInput:
         return None
-
-
-def _stop_hold_price(inst: Instrument, order: Order) -> Decimal:
-    """The price an untriggered stop order is reserved at (trading.place's `_rest_stop`)."""
-    assert order.stop_price is not None
-    return order.price if order.price is not None else order.stop_price * (1 + inst.band)
 
 
 def _best_opposite(session: Session, inst: Instrument, order: Order) -> Decimal | None:

@@ -1,7 +1,7 @@
 """The exchange's operations: placing, cancelling and modifying orders, and what traders read.
 
-Orders go through `exchange` (the hot path); this module checks who may trade and what they
-typed against the instrument's rules and the platform's limits, and builds the views. An order
+Orders go through `exchange` (the hot path); this module checks who may trade, holds what they
+typed to the rules in `checks` (shared with `trading.preview`), and builds the views. An order
 is its own record (who, what, when, every state it reached, its trades and journal entry), so
 order operations are not duplicated into the audit trail; admin changes to instruments are.
 """
@@ -16,10 +16,10 @@ from du_core import idempotency
 from du_core.actor import Actor
 from du_core.admin import settings as platform
 from du_core.db import fast
-from du_core.errors import InvalidInput, InvalidState, KycRequired, NotFound, RiskLimit, TradingDisabled
-from du_core.money import exact, parse_amount, quantize_down
+from du_core.errors import InvalidInput, InvalidState, KycRequired, NotFound, RiskLimit
+from du_core.money import exact, quantize_down
 from du_core.operations import operation
-from du_core.trading import exchange, fees, states
+from du_core.trading import checks, exchange, fees, states
 from du_core.trading.exchange import Batch, Instrument, Order
 from du_core.trading.schemas import (
     ClosePosition, FillView, ModifyOrder, OrderPage, OrderQuery, OrderRef, OrderView, PlaceOrder,
@@ -39,65 +39,10 @@ def ensure_may_trade(actor: Actor) -> None:
                           details={"required": MIN_TRADING_KYC, "kyc_level": actor.kyc_level})
 
 
-def _quantity(inst: Instrument, text: str) -> Decimal:
-    """A quantity meeting the instrument's lot size and bounds.
-
-    Raises:
-        InvalidInput: naming the rule it breaks.
-    """
-    value = parse_amount(text, 18, field="quantity")  # too many places is a lot size error, said below
-    if value % inst.lot:
-        raise InvalidInput(f"quantity must be a multiple of the lot size {inst.lot.normalize():f}",
-                           details={"rule": "lot_size", "lot_size": str(inst.lot.normalize())})
-    if value < inst.min_quantity:
-        raise InvalidInput(f"quantity is below the minimum of {inst.min_quantity.normalize():f}",
-                           details={"rule": "min_quantity", "min_quantity": str(inst.min_quantity.normalize())})
-    if value > inst.max_quantity:
-        raise InvalidInput(f"quantity is above the maximum of {inst.max_quantity.normalize():f}",
-                           details={"rule": "max_quantity", "max_quantity": str(inst.max_quantity.normalize())})
-    return value
-
-
-def _price(inst: Instrument, text: str, field: str) -> Decimal:
-    """A price on the instrument's tick grid.
-
-    Raises:
-        InvalidInput: naming the rule it breaks.
-    """
-    value = parse_amount(text, 18, field=field)  # too many places is a tick size error, said below
-    if value % inst.tick:
-        raise InvalidInput(f"{field.replace('_', ' ')} must be a multiple of the tick size "
-                           f"{inst.tick.normalize():f}", details={"rule": "tick_size", "field": field,
-                                                                 "tick_size": str(inst.tick.normalize())})
-    return value
-
-
-def _check_notional(inst: Instrument, settings: dict[str, Any], quantity: Decimal, price: Decimal | None) -> None:
-    if price is None:
-        return
-    notional = price * quantity
-    if notional < inst.min_notional:
-        raise InvalidInput(f"order value {notional.normalize():f} {inst.quote} is below the minimum of "
-                           f"{inst.min_notional.normalize():f}", details={"rule": "min_notional",
-                                                                          "min_notional": str(inst.min_notional)})
-    if notional > settings["max_order_notional"]:
-        raise RiskLimit(f"order value {notional.normalize():f} {inst.quote} is above the limit of "
-                        f"{settings['max_order_notional']:f}",
-                        details={"limit": "max_order_notional", "value": str(notional),
-                                 "maximum": str(settings["max_order_notional"])})
-
-
 def open_orders(session: Session, user_id: uuid.UUID) -> int:
+    """How many of the user's orders are live: the count `checks.check_open_orders` limits."""
     return fast.execute(session, "SELECT count(*) FROM orders WHERE user_id = %(u)s"
                         " AND status IN ('pending_trigger', 'open', 'partially_filled')", {"u": user_id}).fetchone()[0]
-
-
-def _ensure_trading(settings: dict[str, Any], inst: Instrument) -> None:
-    if not settings["trading_enabled"]:
-        raise TradingDisabled("trading is disabled on the platform; cancels are still accepted")
-    if inst.status != "trading":
-        raise TradingDisabled(f"{inst.symbol} is halted; cancels are still accepted",
-                              details={"symbol": inst.symbol, "status": inst.status})
 
 
 def _find(session: Session, actor: Actor, order_id: uuid.UUID) -> tuple[Instrument, Order]:
@@ -164,23 +109,8 @@ def _place(session: Session, actor: Actor, req: PlaceOrder) -> OrderView:
             return _view(exchange.instrument(session, order.symbol, lock=False), order)
     settings = platform.current(session)
     inst = exchange.instrument(session, req.symbol, lock=True)
-    _ensure_trading(settings, inst)
-    limit_types, stop_types = ("limit", "stop_limit"), ("stop", "stop_limit")
-    if (req.price is not None) != (req.type in limit_types):
-        raise InvalidInput(f"a {req.type} order {'needs' if req.type in limit_types else 'takes no'} --price",
-                           details={"field": "price", "type": req.type})
-    if (req.stop_price is not None) != (req.type in stop_types):
-        raise InvalidInput(f"a {req.type} order {'needs' if req.type in stop_types else 'takes no'} --stop-price",
-                           details={"field": "stop_price", "type": req.type})
-    if req.post_only and req.type != "limit":
-        raise InvalidInput("post-only applies to limit orders", details={"field": "post_only"})
-    quantity = _quantity(inst, req.quantity)
-    price = _price(inst, req.price, "price") if req.price is not None else None
-    stop = _price(inst, req.stop_price, "stop_price") if req.stop_price is not None else None
-    _check_notional(inst, settings, quantity, price or stop or inst.last_price)
-    if open_orders(session, actor.user_id) >= settings["max_open_orders"]:
-        raise RiskLimit(f"you have the maximum of {settings['max_open_orders']} open orders",
-                        details={"limit": "max_open_orders", "maximum": settings["max_open_orders"]})
+    quantity, price, stop = checks.check_order(inst, settings, req)
+    checks.check_open_orders(open_orders(session, actor.user_id), settings)
     maker_rate, taker_rate, _ = fees.rates_for(session, actor.user_id, settings)
     order = Order(id=uuid.uuid4(), seq=None, user_id=actor.user_id, symbol=inst.symbol, side=req.side, type=req.type,
                   tif=req.tif, price=price, stop_price=stop, quantity=quantity, filled=ZERO, quote_filled=ZERO,
@@ -188,7 +118,7 @@ def _place(session: Session, actor: Actor, req: PlaceOrder) -> OrderView:
                   post_only=req.post_only, stp=req.stp, hold_asset=inst.quote if req.side == "buy" else inst.base,
                   held=ZERO, maker_fee_rate=maker_rate, taker_fee_rate=taker_rate)
     batch = Batch(inst)
-    if stop is not None and not _stop_crossed(order, inst.last_price):
+    if stop is not None and not checks.stop_crossed(order, inst.last_price):
         _rest_stop(session, inst, order)
     else:
         exchange.execute(session, batch, order, band=inst.band)
@@ -202,22 +132,13 @@ def _place(session: Session, actor: Actor, req: PlaceOrder) -> OrderView:
     return _view(inst, order)
 
 
-def _stop_crossed(order: Order, last: Decimal | None) -> bool:
-    """Whether the last trade already crossed the stop price (the order then works at once)."""
-    assert order.stop_price is not None
-    if last is None:
-        return False
-    return last >= order.stop_price if order.buy else last <= order.stop_price
-
-
 def _rest_stop(session: Session, inst: Instrument, order: Order) -> None:
     """Store an untriggered stop order with its worst-case cost reserved."""
     from du_core.ledger import book
     from du_core.ledger.book import Leg
 
-    worst = order.price if order.price is not None else order.stop_price * (1 + inst.band)  # type: ignore[operator]
     order.status = states.transition(None, "pending_trigger")
-    order.held = exchange.reserve(inst, order, order.quantity, worst)
+    order.held = exchange.reserve(inst, order, order.quantity, checks.stop_hold_price(inst, order))
     exchange.save(session, order)
     book.post(session, kind="order", created_by=order.user_id, reference_type="order", reference_id=order.id,
               legs=[Leg(order.user_id, order.hold_asset, "available", -order.held),
@@ -262,10 +183,10 @@ def modify_order(session: Session, actor: Actor, req: ModifyOrder) -> OrderView:
     if order.status in states.FINISHED:
         raise InvalidState(f"this order is already {order.status}", details={"order_id": str(order.id),
                                                                              "status": order.status})
-    quantity = _quantity(inst, req.quantity) if req.quantity is not None else order.quantity
+    quantity = checks.quantity(inst, req.quantity) if req.quantity is not None else order.quantity
     if req.price is not None and order.price is None:
         raise InvalidInput(f"a {order.type} order has no limit price to change", details={"field": "price"})
-    price = _price(inst, req.price, "price") if req.price is not None else order.price
+    price = checks.price(inst, req.price, "price") if req.price is not None else order.price
     if quantity <= order.filled:
         raise InvalidInput(f"quantity must stay above what has filled ({order.filled.normalize():f})",
                            details={"field": "quantity", "filled": str(order.filled)})
@@ -274,8 +195,8 @@ def modify_order(session: Session, actor: Actor, req: ModifyOrder) -> OrderView:
     settings = platform.current(session)
     keeps_priority = price == order.price and quantity < order.quantity
     if not keeps_priority:
-        _ensure_trading(settings, inst)
-        _check_notional(inst, settings, quantity, price or order.stop_price)
+        checks.ensure_trading(settings, inst)
+        checks.check_notional(inst, settings, quantity, price or order.stop_price)
     batch = Batch(inst)
     resting = order.status in states.RESTING
     if resting:
@@ -284,10 +205,7 @@ def modify_order(session: Session, actor: Actor, req: ModifyOrder) -> OrderView:
     old_held = order.held
     order.quantity, order.price = quantity, price
     if keeps_priority or not resting:
-        if order.status == "pending_trigger":
-            worst = price if price is not None else order.stop_price * (1 + inst.band)  # type: ignore[operator]
-        else:
-            worst = price
+        worst = checks.stop_hold_price(inst, order) if order.status == "pending_trigger" else price
         order.held = exchange.reserve(inst, order, order.remaining, worst)
         fast.execute(session, "UPDATE orders SET quantity = %(q)s, price = %(p)s, held = %(h)s, updated_at = now()"
                      + ("" if keeps_priority else ", seq = nextval(pg_get_serial_sequence('orders', 'seq'))")

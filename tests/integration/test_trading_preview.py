@@ -77,6 +77,12 @@ def test_a_market_buy_preview_prices_it_from_the_book_and_holds_nothing(engine):
     ({"quantity": "0.01", "price": "50000.005"}, "price must be a multiple of the tick size 0.01"),
     ({"quantity": "0.0001", "price": "50000"}, "order value 5 USD is below the minimum of 10"),
     ({"quantity": "0.01", "price": "50000", "type": "stop_limit"}, "a stop_limit order needs --stop-price"),
+    ({"quantity": "0.01", "price": "50000", "type": "market", "tif": "ioc"}, "a market order takes no --price"),
+    ({"quantity": "0.01", "price": "50000", "stop_price": "50000"}, "a limit order takes no --stop-price"),
+    ({"quantity": "0.01", "stop_price": "50000.001", "type": "stop"},
+     "stop price must be a multiple of the tick size 0.01"),
+    ({"quantity": "0.01", "price": "50000", "stop_price": "51000", "type": "stop_limit", "post_only": True},
+     "post-only applies to limit orders"),
 ])
 def test_a_preview_names_the_rule_the_order_breaks_in_the_words_of_placing_it(engine, fields, problem):
     from du_core.errors import DomainError
@@ -116,3 +122,54 @@ def test_a_preview_needs_a_login(engine):
 
     with pytest.raises(AuthRequired):
         preview(engine, None, side="buy", quantity="0.01", price="50000")
+
+
+def test_a_preview_names_the_platform_limits_placing_refuses_with_the_same_code_and_details(engine):
+    from du_core.admin import settings
+    from du_core.errors import DomainError
+    from sqlalchemy.orm import Session
+
+    with Session(engine) as s, s.begin():
+        settings.store(s, "max_open_orders", 1, by=None)
+        settings.store(s, "max_order_notional", "1000", by=None)
+    b = trader(engine, USD="100000.00")
+    too_big = {"side": "buy", "quantity": "0.1", "price": "50000"}
+    seen = preview(engine, b, **too_big)
+    assert (seen.problem, seen.problem_code) == ("order value 5000 USD is above the limit of 1000", "risk_limit")
+    with pytest.raises(DomainError) as refused:
+        place(engine, b, **too_big)
+    assert (refused.value.message, refused.value.details["limit"]) == (seen.problem, "max_order_notional")
+    place(engine, b, side="buy", quantity="0.001", price="40000")
+    seen = preview(engine, b, side="buy", quantity="0.001", price="40000")
+    assert (seen.problem, seen.problem_code) == ("you have the maximum of 1 open orders", "risk_limit")
+    with pytest.raises(DomainError) as refused:
+        place(engine, b, side="buy", quantity="0.001", price="40000")
+    assert (refused.value.message, refused.value.details) == (seen.problem, {"limit": "max_open_orders",
+                                                                             "maximum": 1})
+
+
+def test_a_preview_on_a_halted_instrument_says_what_placing_says(engine):
+    from du_core.errors import TradingDisabled
+    from du_core.trading.schemas import UpdateInstrument
+
+    admin = trader(engine, role=Role.admin)
+    call(engine, admin, "admin.instruments_update", UpdateInstrument, symbol="BTC-USD", status="halted")
+    b = trader(engine, USD="1000.00")
+    seen = preview(engine, b, side="buy", quantity="0.001", price="50000")
+    assert (seen.problem, seen.problem_code) == ("BTC-USD is halted; cancels are still accepted", "trading_disabled")
+    with pytest.raises(TradingDisabled) as refused:
+        place(engine, b, side="buy", quantity="0.001", price="50000")
+    assert refused.value.message == seen.problem
+
+
+def test_a_smaller_pending_stop_market_holds_what_a_preview_of_that_size_holds(engine):
+    from du_core.trading.schemas import ModifyOrder
+
+    b = trader(engine, USD="10000.00")
+    order = place(engine, b, side="buy", type="stop", quantity="0.02", stop_price="60000")
+    smaller = call(engine, b, "trading.modify", ModifyOrder, order_id=order.id, quantity="0.01")
+    seen = preview(engine, b, side="buy", type="stop", quantity="0.01", stop_price="60000")
+    assert smaller.status == "pending_trigger"
+    assert seen.price_basis == "stop"
+    assert D(0) < smaller.held == seen.hold < order.held
+    assert balances(engine, b)["USD"]["held"] == seen.hold

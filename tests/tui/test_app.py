@@ -15,7 +15,10 @@ def app_for(engine, token: str, **options):
 
 
 async def signed_in(pilot) -> None:
+    """The trader screen, mounted and read: leaving while Textual still mounts it races its widgets."""
     await until(pilot, lambda: type(pilot.app.screen).__name__ == "TraderScreen", "the trader screen")
+    entry = pilot.app.screen.query_one("OrderEntry")
+    await until(pilot, lambda: entry.is_mounted and entry.symbol == "BTC-USD", "the trader screen's first read")
 
 
 def screen_name(pilot) -> str:
