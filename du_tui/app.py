@@ -127,16 +127,14 @@ class DuApp(App[None]):
 
     def enter(self, user: WhoAmI) -> None:
         """Register the screens this user may open and show the trader screen."""
-        from du_tui.screens.admin import AdminScreen
-        from du_tui.screens.portfolio import PortfolioScreen
         from du_tui.screens.trader import TraderScreen
 
         self.user = user
         self.sub_title = f"{user.email} · {user.role}"
         screens: dict[str, Callable[[], Screen[Any]]] = {
-            "trader": lambda: TraderScreen(self.symbol), "portfolio": PortfolioScreen}
+            "trader": lambda: TraderScreen(self.symbol), "portfolio": _portfolio_screen}
         if self.is_admin:
-            screens["admin"] = AdminScreen
+            screens["admin"] = _admin_screen
         for mode, factory in screens.items():
             if mode not in self._modes:
                 self.add_mode(mode, factory)
@@ -217,3 +215,16 @@ class DuApp(App[None]):
             self.action_hide_help_panel()
         else:
             self.action_show_help_panel()
+
+
+# The other screens are imported when first opened: the trader screen comes up sooner without them.
+def _portfolio_screen() -> Screen[Any]:
+    from du_tui.screens.portfolio import PortfolioScreen
+
+    return PortfolioScreen()
+
+
+def _admin_screen() -> Screen[Any]:
+    from du_tui.screens.admin import AdminScreen
+
+    return AdminScreen()

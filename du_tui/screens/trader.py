@@ -124,10 +124,10 @@ class TraderScreen(Screen):
             self.query_one(f"#{widget_id}").border_title = title
         self._show_panels()
         self.query_one(OpenOrders).focus()
+        if self.du.live:
+            self.start_feed()  # first: the ladder is what a trader looks at first
         self.load()
         self.reload_chart()
-        if self.du.live:
-            self.start_feed()
         self.set_interval(REDRAW_EVERY, self.redraw_book)
         self.set_interval(ORDERS_EVERY, self._refresh_stale_orders)
         self.set_interval(MARKET_EVERY, self._refresh_stale_market)
