@@ -1,10 +1,11 @@
 """The workstation's App: what it is given to reach the core, who is logged in, and which screens exist.
 
 `du tui` builds it with an engine and a token provider; tests build it the same way. Every core
-call goes through `call`, from worker threads only. The screens are Textual modes: `trader` and
-`portfolio` for everyone, `admin` only when the logged-in user is an admin. A standard user's app
-never registers the admin mode, so no key, palette command or screen can open it (and the core
-refuses its operations anyway).
+call goes through `call`, from worker threads only; `deliver` hands a worker's result, or its
+failure, back to the main thread. The screens are Textual modes: `trader` and `portfolio` for
+everyone, `admin` only when the logged-in user is an admin. A standard user's app never registers
+the admin mode, so no key, palette command or screen can open it (and the core refuses its
+operations anyway).
 """
 
 from __future__ import annotations
@@ -176,6 +177,28 @@ class DuApp(App[None]):
         from du_core.db.runner import run
 
         return run(self.engine, op, request, context=self.context)
+
+    def deliver(self, read: Callable[[], T], then: Callable[[T], object], *,
+                refused: Callable[[str], object] | None = None,
+                failed: Callable[[BaseException], object] | None = None) -> None:
+        """From a worker thread: run `read` and hand its result to `then` on the main thread.
+
+        `read` does the blocking core calls, and builds their requests too, so that input the core
+        refuses is caught like any other failure. When it raises, the core's refusal (a DomainError)
+        goes to `refused` as its message if one is given (a form shows it inline); anything else
+        goes to `failed`, by default `report` (a notification). Either way `then` is not called.
+        """
+        from du_core.errors import DomainError
+
+        try:
+            result = read()
+        except Exception as exc:  # noqa: BLE001 - a failed call is shown, never a crash
+            if refused is not None and isinstance(exc, DomainError):
+                self.call_from_thread(refused, exc.message)
+            else:
+                self.call_from_thread(failed or self.report, exc)
+            return
+        self.call_from_thread(then, result)
 
     def snapshot(self, symbol: str) -> Any:
         """The book of `symbol` as the trading.orderbook operation gives it (blocking)."""

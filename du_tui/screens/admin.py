@@ -8,6 +8,7 @@ stops people trading or changes what they may do, and runs every core call in a 
 
 from __future__ import annotations
 
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from textual import work
@@ -97,10 +98,6 @@ class AdminScreen(Screen):
             self.query_one(AdminAudit).focus_table()
             self.load_audit()
 
-    def _failed(self, exc: BaseException) -> None:
-        """Show a failed call as a notification (from a worker thread)."""
-        self.app.call_from_thread(self.du.report, exc)
-
     def _give(self, widget: type[Any], name: str, value: Any) -> None:
         """Set an attribute of the child widget of type `widget` (on the main thread)."""
         setattr(self.query_one(widget), name, value)
@@ -115,12 +112,7 @@ class AdminScreen(Screen):
     def load_dashboard(self) -> None:
         from du_core.admin.dashboard import dashboard
 
-        try:
-            view = self.du.call(dashboard)
-        except Exception as exc:  # noqa: BLE001 - a failed read is a notification, never a crash
-            self._failed(exc)
-            return
-        self.app.call_from_thread(self._give, AdminDashboard, "view", view)
+        self.du.deliver(lambda: self.du.call(dashboard), partial(self._give, AdminDashboard, "view"))
 
     def on_admin_dashboard_refresh_requested(self, message: AdminDashboard.RefreshRequested) -> None:
         self.load_dashboard()
@@ -139,13 +131,9 @@ class AdminScreen(Screen):
         from du_core.trading.schemas import UpdateInstrument
         from du_core.validation import parse
 
-        try:
-            self.du.call(update_instrument, parse(UpdateInstrument, symbol=symbol, status=status))
-        except Exception as exc:  # noqa: BLE001
-            self._failed(exc)
-        else:
-            self.app.call_from_thread(self.notify, f"{symbol} is {status}")
-        self.app.call_from_thread(self.load_dashboard)
+        self.du.deliver(lambda: self.du.call(update_instrument, parse(UpdateInstrument, symbol=symbol, status=status)),
+                        lambda _instrument: self.notify(f"{symbol} is {status}"))
+        self.app.call_from_thread(self.load_dashboard)  # changed or not: the dashboard shows what the core has
 
     def on_admin_dashboard_maintenance_requested(self, message: AdminDashboard.MaintenanceRequested) -> None:
         if message.on:
@@ -160,12 +148,9 @@ class AdminScreen(Screen):
         from du_core.admin.service import settings_update
         from du_core.validation import parse
 
-        try:
-            self.du.call(settings_update, parse(UpdateSettings, values={"maintenance_mode": str(on).lower()}))
-        except Exception as exc:  # noqa: BLE001
-            self._failed(exc)
-        else:
-            self.app.call_from_thread(self.notify, f"maintenance mode is {'on' if on else 'off'}")
+        self.du.deliver(
+            lambda: self.du.call(settings_update, parse(UpdateSettings, values={"maintenance_mode": str(on).lower()})),
+            lambda _settings: self.notify(f"maintenance mode is {'on' if on else 'off'}"))
         self.app.call_from_thread(self.load_dashboard)
 
     # -- users -----------------------------------------------------------------------------------
@@ -179,12 +164,8 @@ class AdminScreen(Screen):
         from du_core.users.schemas import UserQuery
         from du_core.validation import parse
 
-        try:
-            page = self.du.call(users_list, parse(UserQuery, **request))
-        except Exception as exc:  # noqa: BLE001
-            self._failed(exc)
-            return
-        self.app.call_from_thread(self._users_loaded, request, page)
+        self.du.deliver(lambda: self.du.call(users_list, parse(UserQuery, **request)),
+                        partial(self._users_loaded, request))
 
     def _users_loaded(self, request: dict[str, Any], page: Any) -> None:
         users = self.query_one(AdminUsers)
@@ -199,12 +180,8 @@ class AdminScreen(Screen):
         from du_core.admin.service import users_show
         from du_core.users.schemas import UserId
 
-        try:
-            detail = self.du.call(users_show, UserId(user_id=user_id))
-        except Exception as exc:  # noqa: BLE001
-            self._failed(exc)
-            return
-        self.app.call_from_thread(self._user_loaded, detail, focus, error)
+        self.du.deliver(lambda: self.du.call(users_show, UserId(user_id=user_id)),
+                        partial(self._user_loaded, focus=focus, error=error))
 
     def _user_loaded(self, detail: Any, focus: bool, error: str) -> None:
         panel = self.query_one(AdminUserDetail)
@@ -245,8 +222,8 @@ class AdminScreen(Screen):
             self.du.call(users_update, parse(UpdateUser, user_id=user_id, **changes))
         except DomainError as err:  # shown in the panel, which then shows the account as it still is
             error = err.message
-        except Exception as exc:  # noqa: BLE001
-            self._failed(exc)
+        except Exception as exc:  # noqa: BLE001 - a bug is a notification, never a crash
+            self.app.call_from_thread(self.du.report, exc)
         self.app.call_from_thread(self._user_updated, user_id, error)
 
     def _user_updated(self, user_id: Any, error: str) -> None:
@@ -260,12 +237,7 @@ class AdminScreen(Screen):
     def load_settings(self) -> None:
         from du_core.admin.service import settings_show
 
-        try:
-            views = self.du.call(settings_show)
-        except Exception as exc:  # noqa: BLE001
-            self._failed(exc)
-            return
-        self.app.call_from_thread(self._give, AdminSettings, "settings", views)
+        self.du.deliver(lambda: self.du.call(settings_show), partial(self._give, AdminSettings, "settings"))
 
     def on_admin_settings_save(self, message: AdminSettings.Save) -> None:
         self.save_setting(message.key, message.value)
@@ -274,19 +246,14 @@ class AdminScreen(Screen):
     def save_setting(self, key: str, value: str) -> None:
         from du_core.admin.schemas import UpdateSettings
         from du_core.admin.service import settings_show, settings_update
-        from du_core.errors import DomainError
         from du_core.validation import parse
 
-        try:
+        def save() -> list[Any]:
             self.du.call(settings_update, parse(UpdateSettings, values={key: value}))
-            views = self.du.call(settings_show)
-        except DomainError as err:  # the core's reason, under the editor: nothing was changed
-            self.app.call_from_thread(self._give, AdminSettings, "error", err.message)
-            return
-        except Exception as exc:  # noqa: BLE001
-            self._failed(exc)
-            return
-        self.app.call_from_thread(self._setting_saved, key, views)
+            return self.du.call(settings_show)
+
+        # a refusal is the core's reason, under the editor: nothing was changed
+        self.du.deliver(save, partial(self._setting_saved, key), refused=partial(self._give, AdminSettings, "error"))
 
     def _setting_saved(self, key: str, views: list[Any]) -> None:
         editor = self.query_one(AdminSettings)
@@ -300,12 +267,8 @@ class AdminScreen(Screen):
         from du_core.admin.schemas import AuditQuery
         from du_core.admin.service import audit_list
 
-        try:
-            page = self.du.call(audit_list, AuditQuery(limit=TAIL))
-        except Exception as exc:  # noqa: BLE001
-            self._failed(exc)
-            return
-        self.app.call_from_thread(lambda: self.query_one(AdminAudit).show(page.items))
+        self.du.deliver(lambda: self.du.call(audit_list, AuditQuery(limit=TAIL)),
+                        lambda page: self.query_one(AdminAudit).show(page.items))
 
     def on_admin_audit_verify_requested(self, message: AdminAudit.VerifyRequested) -> None:
         self.verify_audit()
@@ -314,9 +277,4 @@ class AdminScreen(Screen):
     def verify_audit(self) -> None:
         from du_core.admin.service import audit_verify
 
-        try:
-            result = self.du.call(audit_verify)
-        except Exception as exc:  # noqa: BLE001
-            self._failed(exc)
-            return
-        self.app.call_from_thread(self._give, AdminAudit, "verification", result)
+        self.du.deliver(lambda: self.du.call(audit_verify), partial(self._give, AdminAudit, "verification"))

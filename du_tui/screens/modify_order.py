@@ -8,6 +8,7 @@ modified `OrderView`, or None when the trader gives up.
 from __future__ import annotations
 
 from decimal import Decimal, InvalidOperation
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from textual import work
@@ -77,21 +78,18 @@ class ModifyOrderScreen(ModalScreen[Any]):
 
     @work(thread=True, exclusive=True, group="modify", exit_on_error=False)
     def send(self, changes: dict[str, str | None]) -> None:
-        from du_core.errors import DomainError
         from du_core.trading import service
         from du_core.trading.schemas import ModifyOrder
         from du_core.validation import parse
 
-        try:
-            view = self.du.call(service.modify_order, parse(ModifyOrder, order_id=self.order.id, **changes))
-        except DomainError as err:
-            self.app.call_from_thread(self._show, err.message, error=True)
-            return
-        except Exception as exc:  # noqa: BLE001 - a bug is a notification, never a crash
-            self.app.call_from_thread(self.du.report, exc)
-            self.app.call_from_thread(self._show, "", error=False)
-            return
-        self.app.call_from_thread(self.dismiss, view)
+        self.du.deliver(
+            lambda: self.du.call(service.modify_order, parse(ModifyOrder, order_id=self.order.id, **changes)),
+            self.dismiss, refused=partial(self._show, error=True), failed=self._failed)
+
+    def _failed(self, exc: BaseException) -> None:
+        """A bug is a notification, never a crash; the dialog stays open without a message."""
+        self.du.report(exc)
+        self._show("", error=False)
 
     def _show(self, text: str, *, error: bool) -> None:
         self.error = text if error else ""

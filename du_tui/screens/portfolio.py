@@ -11,6 +11,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 from datetime import datetime
+from functools import partial
 from typing import TYPE_CHECKING
 
 from textual import work
@@ -49,6 +50,7 @@ class Reading:
     overview: OverviewView
     metrics: MetricsView
     score: ScoreView
+    seconds: float  # how long the whole read took
 
 
 class PortfolioScreen(Screen):
@@ -122,23 +124,23 @@ class PortfolioScreen(Screen):
 
     @work(thread=True, exclusive=True, group="portfolio", exit_on_error=False)
     def load(self, manual: bool) -> None:
+        self.du.deliver(self._read, self._loaded, failed=partial(self._failed, manual=manual))
+
+    def _read(self) -> Reading:
+        """Everything the screen shows, from the core (blocking)."""
         from du_core.financial.service import balance
         from du_core.portfolio import service as portfolio
         from du_core.risk import service as risk
         from du_core.trading import info
 
         started = time.perf_counter()
-        try:
-            reading = Reading(balance=self.du.call(balance), account=self.du.call(info.account),
-                              holdings=self.du.call(portfolio.holdings), overview=self.du.call(portfolio.overview),
-                              metrics=self.du.call(risk.metrics), score=self.du.call(risk.scoring))
-        except Exception as exc:  # noqa: BLE001 - a failed read is a notification, never a crash
-            self.app.call_from_thread(self._failed, exc, manual)
-            return
-        self.app.call_from_thread(self._loaded, reading, time.perf_counter() - started)
+        return Reading(balance=self.du.call(balance), account=self.du.call(info.account),
+                       holdings=self.du.call(portfolio.holdings), overview=self.du.call(portfolio.overview),
+                       metrics=self.du.call(risk.metrics), score=self.du.call(risk.scoring),
+                       seconds=time.perf_counter() - started)  # evaluated last: after every call
 
-    def _loaded(self, reading: Reading, seconds: float) -> None:
-        self.load_seconds = seconds
+    def _loaded(self, reading: Reading) -> None:
+        self.load_seconds = reading.seconds
         self._last_error = None
         self.query_one(Balances).balances = reading.balance.balances
         self.query_one(Positions).positions = reading.account.positions

@@ -146,17 +146,21 @@ class TraderScreen(Screen):
     def load(self) -> None:
         """Read what the screen shows once (the feed keeps the book and tape current after)."""
         from du_core.trading import info
+
+        def read() -> tuple[list[Any], list[Any], list[Any]]:
+            market = self._market([p.symbol for p in self.du.call(info.pairs)])
+            orders, fills = self._orders_and_fills()
+            return market, orders, fills
+
+        self.du.deliver(read, lambda found: self._loaded(*found))
+
+    def _market(self, symbols: list[str]) -> list[Any]:
+        """The 24 h figures of each of `symbols` (blocking)."""
+        from du_core.trading import info
         from du_core.trading.schemas import SymbolRequest
         from du_core.validation import parse
 
-        try:
-            pairs = self.du.call(info.pairs)
-            market = [self.du.call(info.market_data, parse(SymbolRequest, symbol=p.symbol)) for p in pairs]
-            orders, fills = self._orders_and_fills()
-        except Exception as exc:  # noqa: BLE001 - a failed read is a notification, never a crash
-            self.app.call_from_thread(self.du.report, exc)
-            return
-        self.app.call_from_thread(self._loaded, market, orders, fills)
+        return [self.du.call(info.market_data, parse(SymbolRequest, symbol=s)) for s in symbols]
 
     def _orders_and_fills(self) -> tuple[list[Any], list[Any]]:
         """The trader's live orders and latest fills in the screen's symbol (blocking)."""
@@ -175,12 +179,7 @@ class TraderScreen(Screen):
 
     @work(thread=True, exclusive=True, group="orders", exit_on_error=False)
     def reload_orders(self) -> None:
-        try:
-            orders, fills = self._orders_and_fills()
-        except Exception as exc:  # noqa: BLE001
-            self.app.call_from_thread(self.du.report, exc)
-            return
-        self.app.call_from_thread(self._orders_loaded, orders, fills)
+        self.du.deliver(self._orders_and_fills, lambda found: self._orders_loaded(*found))
 
     def _orders_loaded(self, orders: list[Any], fills: list[Any]) -> None:
         self.query_one(OpenOrders).show(orders)
@@ -195,13 +194,9 @@ class TraderScreen(Screen):
         from du_core.validation import parse
 
         symbol, interval = self.symbol, self.interval
-        try:
-            view = self.du.call(service.history, parse(HistoryQuery, symbol=symbol, interval=interval,
-                                                       limit=CANDLES))
-        except Exception as exc:  # noqa: BLE001
-            self.app.call_from_thread(self.du.report, exc)
-            return
-        self.app.call_from_thread(self._chart_loaded, symbol, interval, view)
+        self.du.deliver(
+            lambda: self.du.call(service.history, parse(HistoryQuery, symbol=symbol, interval=interval, limit=CANDLES)),
+            partial(self._chart_loaded, symbol, interval))
 
     def _chart_loaded(self, symbol: str, interval: str, view: Any) -> None:
         if (symbol, interval) == (self.symbol, self.interval):  # else a newer read is on its way
@@ -256,16 +251,7 @@ class TraderScreen(Screen):
 
     @work(thread=True, exclusive=True, group="market", exit_on_error=False)
     def reload_market(self, symbols: list[str]) -> None:
-        from du_core.trading import info
-        from du_core.trading.schemas import SymbolRequest
-        from du_core.validation import parse
-
-        try:
-            views = [self.du.call(info.market_data, parse(SymbolRequest, symbol=s)) for s in symbols]
-        except Exception as exc:  # noqa: BLE001 - a failed read is a notification, never a crash
-            self.app.call_from_thread(self.du.report, exc)
-            return
-        self.app.call_from_thread(self.query_one(Watchlist).show, views)
+        self.du.deliver(partial(self._market, symbols), lambda views: self.query_one(Watchlist).show(views))
 
     def redraw_book(self) -> None:
         latest = self._feed.take_latest() if self._feed is not None else None
@@ -289,48 +275,36 @@ class TraderScreen(Screen):
     @work(thread=True, exclusive=True, group="preview", exit_on_error=False)
     def preview(self, fields: dict[str, Any]) -> None:
         """Ask the core what the ticket's order would cost and hold (trading.preview)."""
-        from du_core.errors import DomainError
         from du_core.trading import preview
         from du_core.trading.schemas import PlaceOrder
         from du_core.validation import parse
 
         entry = self.query_one(OrderEntry)
-        try:
-            view = self.du.call(preview.preview_order, parse(PlaceOrder, **fields))
-        except DomainError as err:
-            self.app.call_from_thread(entry.show_preview, fields, None, err.message)
-            return
-        except Exception as exc:  # noqa: BLE001
-            self.app.call_from_thread(self.du.report, exc)
-            return
-        self.app.call_from_thread(entry.show_preview, fields, view)
+        self.du.deliver(lambda: self.du.call(preview.preview_order, parse(PlaceOrder, **fields)),
+                        partial(entry.show_preview, fields),
+                        refused=lambda problem: entry.show_preview(fields, None, problem))
 
     def on_order_entry_submitted(self, message: OrderEntry.Submitted) -> None:
         self.place(message.fields)
 
     @work(thread=True, exclusive=True, group="place", exit_on_error=False)
     def place(self, fields: dict[str, Any]) -> None:
-        from du_core.errors import DomainError
         from du_core.trading import service
         from du_core.trading.schemas import PlaceOrder
         from du_core.validation import parse
 
-        try:
-            order = self.du.call(service.place_order, parse(PlaceOrder, **fields))
-        except DomainError as err:
-            self.app.call_from_thread(self._placed, "", err.message)
-            return
-        except Exception as exc:  # noqa: BLE001
-            self.app.call_from_thread(self.du.report, exc)
-            return
-        self.app.call_from_thread(self._placed, f"{order.side} {order.quantity:f} {order.symbol}: "
-                                  f"{order.status.replace('_', ' ')}", "")
+        self.du.deliver(lambda: self.du.call(service.place_order, parse(PlaceOrder, **fields)), self._placed,
+                        refused=self._not_placed)
 
-    def _placed(self, result: str, error: str) -> None:
+    def _placed(self, order: Any) -> None:
         entry = self.query_one(OrderEntry)
-        entry.result, entry.error = result, error
-        if not error:
-            self.reload_orders()
+        entry.result = f"{order.side} {order.quantity:f} {order.symbol}: {order.status.replace('_', ' ')}"
+        entry.error = ""
+        self.reload_orders()
+
+    def _not_placed(self, problem: str) -> None:
+        entry = self.query_one(OrderEntry)
+        entry.result, entry.error = "", problem
 
     # -- open orders -----------------------------------------------------------------------------
 
@@ -346,12 +320,8 @@ class TraderScreen(Screen):
         from du_core.trading import service
         from du_core.trading.schemas import OrderRef
 
-        try:
-            self.du.call(service.cancel_order, OrderRef(order_id=order_id))
-        except Exception as exc:  # noqa: BLE001
-            self.app.call_from_thread(self.du.report, exc)
-            return
-        self.reload_orders()
+        self.du.deliver(lambda: self.du.call(service.cancel_order, OrderRef(order_id=order_id)),
+                        lambda _order: self.reload_orders())
 
     def action_modify_order(self) -> None:
         from du_tui.screens.modify_order import ModifyOrderScreen

@@ -16,7 +16,7 @@ import pytest
 from sqlalchemy import text
 
 from tests.cli.test_trading import placed, trader
-from tests.tui.test_trader import app_for, as_user, token_of, until
+from tests.tui.helpers import app_for, as_user, console, place_as, screen_name, token_of, until
 
 D = Decimal
 
@@ -24,20 +24,6 @@ D = Decimal
 def admin_token(du, home) -> str:
     du.user_as("admin", profile="ops")
     return token_of(home, "ops")
-
-
-def screen_name(pilot) -> str:
-    return type(pilot.app.screen).__name__
-
-
-async def console(pilot) -> Any:
-    """Open the admin console with F4 from the trader screen; return it once its figures are in."""
-    await until(pilot, lambda: screen_name(pilot) == "TraderScreen", "the trader screen")
-    await pilot.press("f4")
-    await until(pilot, lambda: screen_name(pilot) == "AdminScreen", "the admin console")
-    screen = pilot.app.screen
-    await until(pilot, lambda: screen.query_one("AdminDashboard").view is not None, "the dashboard's figures")
-    return screen
 
 
 async def tab(pilot, screen, key: str, name: str) -> None:
@@ -82,14 +68,6 @@ def add_users(engine, n: int, *, prefix: str = "bulk") -> list[str]:
     return emails
 
 
-def place(engine, token, **fields):
-    from du_core.trading import service
-    from du_core.trading.schemas import PlaceOrder
-    from du_core.validation import parse
-
-    return as_user(engine, token, service.place_order, parse(PlaceOrder, **fields))
-
-
 # the dashboard
 
 
@@ -130,9 +108,9 @@ def test_the_dashboard_follows_trades_made_outside_the_app_without_a_key_press(d
             screen = await console(pilot)
             trading = screen.query_one("#dash-trading")
             assert ["USD", "0", "0.00", "0.00"] in cells(trading)
-            await asyncio.to_thread(place, engine, seller, symbol="BTC-USD", side="sell", type="limit",
+            await asyncio.to_thread(place_as, engine, seller, symbol="BTC-USD", side="sell", type="limit",
                                     quantity="0.1", price="50000")
-            await asyncio.to_thread(place, engine, buyer, symbol="BTC-USD", side="buy", type="market",
+            await asyncio.to_thread(place_as, engine, buyer, symbol="BTC-USD", side="buy", type="market",
                                     quantity="0.02")
             await until(pilot, lambda: ["USD", "1", "1000.00", "3.00"] in cells(trading), "the trade counted",
                         timeout=8.0)
@@ -168,12 +146,12 @@ def test_halting_from_the_dashboard_asks_first_refuses_orders_then_resuming_acce
             await until(pilot, lambda: dash.selected.status == "halted", "BTC-USD shown halted")
             assert ["BTC-USD", "halted", "-", "0"] in cells(screen.query_one("#dash-instruments"))
             with pytest.raises(TradingDisabled):
-                await asyncio.to_thread(place, engine, standard, **order)
+                await asyncio.to_thread(place_as, engine, standard, **order)
 
             await pilot.press("h")  # resuming stops nobody: no question
             await until(pilot, lambda: dash.selected.status == "trading", "BTC-USD shown trading")
             assert screen_name(pilot) == "AdminScreen"
-            placed_order = await asyncio.to_thread(place, engine, standard, **order)
+            placed_order = await asyncio.to_thread(place_as, engine, standard, **order)
             assert placed_order.status == "open"
 
     asyncio.run(scenario())

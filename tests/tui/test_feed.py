@@ -13,24 +13,14 @@ from sqlalchemy.engine import make_url
 from tests.cli.test_trading import trader
 from tests.conftest import _admin
 from tests.integration.test_live import FeedThread
-from tests.tui.test_trader import as_user, ready, token_of, until
+from tests.tui.helpers import app_for, place_limit, ready, token_of, until
 
 D = Decimal
-
-
-def place(engine: Any, token: str, side: str, quantity: str, price: str) -> Any:
-    from du_core.trading import service
-    from du_core.trading.schemas import PlaceOrder
-    from du_core.validation import parse
-
-    return as_user(engine, token, service.place_order, parse(PlaceOrder, symbol="BTC-USD", side=side, type="limit",
-                                                             quantity=quantity, price=price))
 
 
 def test_a_lost_database_connection_shows_a_banner_that_goes_away_when_it_comes_back(du, home, engine, db_url,
                                                                                     server_url):
     from du_core.market.live import APPLICATION_NAME
-    from du_tui.app import DuApp
     from du_tui.feed import LIVE, LOST
 
     trader(du, "t", USD="10000.00")
@@ -45,7 +35,7 @@ def test_a_lost_database_connection_shows_a_banner_that_goes_away_when_it_comes_
                                f" WHERE datname = '{name}' AND application_name = '{APPLICATION_NAME}'")
 
     async def scenario() -> None:
-        async with DuApp(engine, lambda expired: token).run_test(size=(120, 40)) as pilot:
+        async with app_for(engine, token).run_test(size=(120, 40)) as pilot:
             screen = await ready(pilot)
             banner = screen.query_one("#banner")
             assert not banner.display
@@ -57,8 +47,8 @@ def test_a_lost_database_connection_shows_a_banner_that_goes_away_when_it_comes_
                 outage(allow=True)
             await until(pilot, lambda: screen.feed_status == LIVE, "the feed back by itself", timeout=15)
             assert not banner.display
-            place(engine, maker, "sell", "0.01", "50000")
-            place(engine, token, "buy", "0.01", "50000")
+            place_limit(engine, maker, "sell", "0.01", "50000")
+            place_limit(engine, token, "buy", "0.01", "50000")
             tape = screen.query_one("TradesTape")
             await until(pilot, lambda: [str(t["price"]) for t in tape.trades] == ["50000.00"],
                         "a trade made after the outage in the tape")
@@ -96,7 +86,7 @@ def test_the_websocket_feed_keeps_the_book_and_brings_trades_of_watched_symbols(
     trader(du, "t", USD="10000.00")
     trader(du, "m", BTC="1")
     token, maker = token_of(home, "t"), token_of(home, "m")
-    place(engine, maker, "sell", "0.5", "51000")
+    place_limit(engine, maker, "sell", "0.5", "51000")
     seen = Recorder()
     with FeedThread(engine) as server:
         feed = WebSocketFeed(server.url, "BTC-USD", on_trades=seen.on_trades, on_status=seen.statuses.append,
@@ -106,7 +96,7 @@ def test_the_websocket_feed_keeps_the_book_and_brings_trades_of_watched_symbols(
             seen.wait(lambda: LIVE in seen.statuses, "the snapshot")
             seen.wait(lambda: (latest := feed.take_latest()) is not None and [a[:2] for a in latest.asks]
                       == [(D("51000.00"), D("0.5"))], "the resting ask in the book")
-            place(engine, token, "buy", "0.1", "51000")
+            place_limit(engine, token, "buy", "0.1", "51000")
             seen.wait(lambda: [t["price"] for _, t in seen.trades] == ["51000.00"], "the trade")
             assert [s for s, _ in seen.trades] == ["BTC-USD"]
             seen.wait(lambda: (latest := feed.take_latest()) is not None and [a[:2] for a in latest.asks]
@@ -139,20 +129,18 @@ def test_the_websocket_feed_says_when_there_is_no_server_and_keeps_trying():
 
 
 def test_the_trader_screen_on_a_websocket_feed_shows_trades_made_elsewhere_in_the_tape_and_ladder(du, home, engine):
-    from du_tui.app import DuApp
-
     trader(du, "t", USD="10000.00")
     trader(du, "m", BTC="1")
     token, maker = token_of(home, "t"), token_of(home, "m")
 
     async def scenario(url: str) -> None:
-        async with DuApp(engine, lambda expired: token, feed_url=url).run_test(size=(160, 50)) as pilot:
+        async with app_for(engine, token, feed_url=url).run_test(size=(160, 50)) as pilot:
             screen = await ready(pilot)
             assert isinstance(screen._feed, WebSocketFeed) and "ETH-USD" in screen._feed.watch
-            place(engine, maker, "sell", "0.5", "52000")
+            place_limit(engine, maker, "sell", "0.5", "52000")
             book = screen.query_one("OrderBook")
             await until(pilot, lambda: book.asks[:1] == [(D("52000.00"), D("0.5"))], "the ask in the ladder")
-            place(engine, token, "buy", "0.1", "52000")
+            place_limit(engine, token, "buy", "0.1", "52000")
             tape = screen.query_one("TradesTape")
             await until(pilot, lambda: [str(t["price"]) for t in tape.trades] == ["52000.00"], "the trade in the tape")
             await until(pilot, lambda: book.asks[:1] == [(D("52000.00"), D("0.4"))], "the ask reduced")

@@ -9,7 +9,7 @@ from typing import Any
 import pyotp
 
 from tests.conftest import sql
-from tests.tui.test_trader import until
+from tests.tui.helpers import screen_name, until
 
 PASSWORD = "a long Pass phrase 42"
 EMAIL = "hoa@example.com"
@@ -43,10 +43,6 @@ def app_without_session(engine) -> tuple[Any, Held]:
 def standard_user(du, email: str = EMAIL, phone: str = PHONE) -> None:
     du.register(email, phone=phone)
     du.set_role(email, "standard")
-
-
-def screen_name(pilot) -> str:
-    return type(pilot.app.screen).__name__
 
 
 async def login_screen(pilot) -> Any:

@@ -11,7 +11,7 @@ from decimal import Decimal
 from pathlib import Path
 
 from tests.cli.test_trading import trader
-from tests.tui.test_trader import app_for, ready, token_of, until
+from tests.tui.helpers import app_for, ready, token_of, until
 
 D = Decimal
 DU = str(Path(sys.executable).parent / "du")

@@ -16,18 +16,9 @@ from typing import Any
 import pytest
 
 from tests.cli.test_trading import trader
-from tests.tui.test_trader import app_for, as_user, balances, token_of, until
+from tests.tui.helpers import app_for, as_user, balances, place_limit, token_of, until
 
 LOADED = 10.0  # seconds the first read may take on a busy machine (the first one imports pandas)
-
-
-def place(engine, token: str, side: str, quantity: str, price: str) -> Any:
-    from du_core.trading import service
-    from du_core.trading.schemas import PlaceOrder
-    from du_core.validation import parse
-
-    return as_user(engine, token, service.place_order, parse(PlaceOrder, symbol="BTC-USD", side=side, type="limit",
-                                                             quantity=quantity, price=price))
 
 
 def hold_outside(engine, token: str, symbol: str, quantity: str, cost: str) -> None:
@@ -76,11 +67,11 @@ def test_the_screen_shows_the_cores_balances_positions_allocation_and_no_made_up
     trader(du, "t", USD="10000.00")
     trader(du, "u", USD="1000.00", BTC="1.0")
     t, u = token_of(home, "t"), token_of(home, "u")
-    place(engine, u, "sell", "0.1", "50000")
-    place(engine, t, "buy", "0.1", "50000")  # filled: t holds 0.1 BTC at 50000
-    place(engine, u, "sell", "0.02", "52000")
-    place(engine, t, "buy", "0.02", "52000")  # filled: the average cost moves, the last price is 52000
-    place(engine, t, "buy", "0.01", "40000")  # rests: USD held
+    place_limit(engine, u, "sell", "0.1", "50000")
+    place_limit(engine, t, "buy", "0.1", "50000")  # filled: t holds 0.1 BTC at 50000
+    place_limit(engine, u, "sell", "0.02", "52000")
+    place_limit(engine, t, "buy", "0.02", "52000")  # filled: the average cost moves, the last price is 52000
+    place_limit(engine, t, "buy", "0.01", "40000")  # rests: USD held
     hold_outside(engine, t, "ETH", "2", "3000")  # ETH-USD has never traded: ETH cannot be valued
     money = balances(engine, t)
     [position] = as_user(engine, t, info.account).positions
@@ -150,12 +141,12 @@ def test_the_timer_and_the_refresh_key_pick_up_orders_placed_outside_the_app(du,
             table = screen.query_one("Balances")
             assert table.cells("USD") == ("10000.00", "0.00", "10000.00")
 
-            place(engine, t, "buy", "0.01", "40000")  # another process places an order
+            place_limit(engine, t, "buy", "0.01", "40000")  # another process places an order
             await until(pilot, usd_shows(table, engine, t), "the hold, read by the timer", timeout=REFRESH_EVERY + 3)
             assert "open orders 1" in text_of(screen.query_one("PortfolioSummary"))
 
             # just after a timed read the next one is seconds away: only the key can show this in time
-            place(engine, t, "buy", "0.01", "30000")
+            place_limit(engine, t, "buy", "0.01", "30000")
             await pilot.press("r")
             await until(pilot, usd_shows(table, engine, t), "the second hold, read on r", timeout=2.0)
             assert "open orders 2" in text_of(screen.query_one("PortfolioSummary"))
@@ -178,7 +169,7 @@ def test_a_hidden_screen_reads_nothing_and_reads_again_when_shown(du, home, engi
             await pilot.press("f2")
             await until(pilot, lambda: type(app.screen).__name__ == "TraderScreen", "the trader screen")
             loads = screen.loads
-            place(engine, t, "buy", "0.01", "40000")
+            place_limit(engine, t, "buy", "0.01", "40000")
             await pilot.pause(REFRESH_EVERY + 1)
             assert screen.loads == loads and table.cells("USD") == ("10000.00", "0.00", "10000.00")
             await pilot.press("f3")

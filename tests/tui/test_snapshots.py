@@ -8,11 +8,9 @@ layout fails here; review the new pictures and accept them with `pytest --snapsh
 
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
 
-from tests.tui.test_trader import as_user, token_of, until
+from tests.tui.helpers import app_for, console, place_limit, ready, token_of, until
 
 SIZES = [pytest.param((80, 24), id="80x24"), pytest.param((160, 50), id="160x50")]
 
@@ -29,15 +27,6 @@ def fixed_user(du, profile: str, email: str, phone: str, role: str = "standard",
     return email
 
 
-def rest(engine, token: str, side: str, quantity: str, price: str) -> None:
-    from du_core.trading import service
-    from du_core.trading.schemas import PlaceOrder
-    from du_core.validation import parse
-
-    as_user(engine, token, service.place_order, parse(PlaceOrder, symbol="BTC-USD", side=side, type="limit",
-                                                      quantity=quantity, price=price))
-
-
 @pytest.fixture
 def market(du, home, engine) -> dict[str, str]:
     """A maker's two-sided book and a trader with one resting bid; the tokens of the trader and an admin."""
@@ -46,23 +35,15 @@ def market(du, home, engine) -> dict[str, str]:
     fixed_user(du, "admin", "admin@snap.example", "+84910000003", role="admin")
     maker, trader = token_of(home, "maker"), token_of(home, "trader")
     for price, quantity in (("50100", "0.25"), ("50200", "0.5"), ("50350", "1.2")):
-        rest(engine, maker, "sell", quantity, price)
+        place_limit(engine, maker, "sell", quantity, price)
     for price, quantity in (("49900", "0.3"), ("49800", "0.75"), ("49500", "1.5")):
-        rest(engine, maker, "buy", quantity, price)
-    rest(engine, trader, "buy", "0.01", "49000")
+        place_limit(engine, maker, "buy", quantity, price)
+    place_limit(engine, trader, "buy", "0.01", "49000")
     return {"trader": trader, "admin": token_of(home, "admin")}
 
 
-def app_for(engine, token: str):
-    from du_tui.app import DuApp
-
-    return DuApp(engine, lambda expired: token)
-
-
 async def trader_ready(pilot) -> None:
-    await until(pilot, lambda: type(pilot.app.screen).__name__ == "TraderScreen", "the trader screen")
-    screen = pilot.app.screen
-    await until(pilot, lambda: screen.feed_status == "live", "the live feed")
+    screen = await ready(pilot)
     await until(pilot, lambda: screen.query_one("OpenOrders").row_count == 1, "the trader's open order")
     await until(pilot, lambda: len(screen.query_one("OrderBook").asks) == 3, "the ladder")
     await pilot.pause(0.3)  # the coalesced redraws and the watchlist's figures
@@ -74,11 +55,7 @@ def test_the_trader_screen_looks_as_accepted(snap_compare, engine, market, size:
 
 
 async def admin_ready(pilot) -> None:
-    await until(pilot, lambda: type(pilot.app.screen).__name__ == "TraderScreen", "the trader screen")
-    await pilot.press("f4")
-    await until(pilot, lambda: type(pilot.app.screen).__name__ == "AdminScreen", "the admin console")
-    screen: Any = pilot.app.screen
-    await until(pilot, lambda: screen.query_one("AdminDashboard").view is not None, "the dashboard's figures")
+    await console(pilot)
     await pilot.pause(0.3)
 
 

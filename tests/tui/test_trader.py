@@ -4,77 +4,17 @@ from __future__ import annotations
 
 import asyncio
 import io
-import json
-import time
-from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
 from rich.console import Console
 
 from tests.cli.test_trading import trader
+from tests.tui.helpers import (
+    app_for, as_user, balances, book_levels, live_orders, place_as, place_limit, place_with_keys, ready, token_of, until,
+)
 
 D = Decimal
-
-
-def token_of(home, profile: str) -> str:
-    """The access token `du auth login --insecure-storage` kept for `profile`."""
-    return json.loads((home / "config" / "credentials" / f"{profile}.json").read_text())["access_token"]
-
-
-def as_user(engine, token: str, op: Callable[..., Any], request: Any = None) -> Any:
-    """Call the core the way another process would: outside the app, as that user."""
-    from du_core.db.runner import run
-
-    return run(engine, op, request, token=token)
-
-
-def app_for(engine, token: str):
-    from du_tui.app import DuApp
-
-    return DuApp(engine, lambda expired: token)
-
-
-async def until(pilot, condition: Callable[[], bool], what: str, timeout: float = 5.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        await pilot.pause(0.05)
-
-
-async def ready(pilot) -> Any:
-    """The trader screen once its feed is live and its first reads are in."""
-    await until(pilot, lambda: type(pilot.app.screen).__name__ == "TraderScreen", "the trader screen")
-    screen = pilot.app.screen
-    await until(pilot, lambda: getattr(screen, "feed_status", "") == "live", "the live feed")
-    await until(pilot, lambda: screen.query_one("OrderEntry").symbol == "BTC-USD", "the first load")
-    return screen
-
-
-async def place_with_keys(pilot, side: str, quantity: str, price: str) -> None:
-    await pilot.press(side[0])
-    await pilot.press(*quantity, "tab", *price, "enter")
-    await pilot.press("y")
-
-
-def book_levels(screen) -> tuple[list[tuple[Decimal, Decimal]], list[tuple[Decimal, Decimal]]]:
-    book = screen.query_one("OrderBook")
-    return book.bids, book.asks
-
-
-def live_orders(engine, token: str) -> list[Any]:
-    from du_core.trading import service
-    from du_core.trading.schemas import OrderQuery
-    from du_core.validation import parse
-
-    return as_user(engine, token, service.list_orders, parse(OrderQuery, status="live")).items
-
-
-def balances(engine, token: str) -> dict[str, tuple[Decimal, Decimal]]:
-    from du_core.financial.service import balance
-
-    return {b.currency: (b.available, b.held) for b in as_user(engine, token, balance).balances}
 
 
 def test_a_limit_order_placed_with_keys_shows_in_the_ladder_and_in_open_orders(du, home, engine):
@@ -97,14 +37,9 @@ def test_a_limit_order_placed_with_keys_shows_in_the_ladder_and_in_open_orders(d
 
 
 def test_cancelling_from_the_open_orders_table_removes_the_order_from_the_table_and_the_ladder(du, home, engine):
-    from du_core.trading import service
-    from du_core.trading.schemas import PlaceOrder
-    from du_core.validation import parse
-
     trader(du, "t", USD="10000.00")
     token = token_of(home, "t")
-    as_user(engine, token, service.place_order, parse(PlaceOrder, symbol="BTC-USD", side="buy", type="limit",
-                                                      quantity="0.01", price="50000"))
+    place_limit(engine, token, "buy", "0.01", "50000")
     before = balances(engine, token)
     assert before["USD"][1] > 0
 
@@ -152,10 +87,6 @@ def test_an_order_the_core_rejects_shows_its_message_and_changes_nothing(du, hom
 
 
 def test_a_trade_made_outside_the_app_appears_in_the_tape_and_the_ladder_without_a_key(du, home, engine):
-    from du_core.trading import service
-    from du_core.trading.schemas import PlaceOrder
-    from du_core.validation import parse
-
     trader(du, "t", USD="10000.00")
     trader(du, "seller", BTC="1")
     token, seller = token_of(home, "t"), token_of(home, "seller")
@@ -164,12 +95,10 @@ def test_a_trade_made_outside_the_app_appears_in_the_tape_and_the_ladder_without
         app = app_for(engine, token)
         async with app.run_test(size=(120, 40)) as pilot:
             screen = await ready(pilot)
-            await asyncio.to_thread(as_user, engine, seller, service.place_order, parse(
-                PlaceOrder, symbol="BTC-USD", side="sell", type="limit", quantity="0.05", price="51000"))
+            await asyncio.to_thread(place_limit, engine, seller, "sell", "0.05", "51000")
             await until(pilot, lambda: book_levels(screen)[1] == [(D("51000"), D("0.05"))], "the ask in the ladder")
 
-            await asyncio.to_thread(as_user, engine, token, service.place_order, parse(
-                PlaceOrder, symbol="BTC-USD", side="buy", type="market", quantity="0.02", tif="ioc"))
+            await asyncio.to_thread(place_as, engine, token, side="buy", type="market", quantity="0.02", tif="ioc")
             tape = screen.query_one("TradesTape")
             await until(pilot, lambda: len(tape.trades) == 1, "the trade in the tape")
             trade = tape.trades[0]
@@ -204,15 +133,6 @@ def test_du_tui_opens_the_workstation_on_the_profiles_session(du, home, monkeypa
 
 
 # -- stop orders, modify, fills, the chart, the preview and the layout -----------------------------
-
-
-def place_as(engine, token: str, **fields: Any) -> Any:
-    from du_core.trading import service
-    from du_core.trading.schemas import PlaceOrder
-    from du_core.validation import parse
-
-    fields.setdefault("symbol", "BTC-USD")
-    return as_user(engine, token, service.place_order, parse(PlaceOrder, **fields))
 
 
 def cells(table, row: int) -> list[str]:
