@@ -75,9 +75,9 @@ def login(
     request = parse(Login, email=email, phone=phone, password=password, otp=otp)
     try:
         result = call(service.login, request, auth=False)
-    except MfaRequired:
+    except MfaRequired as err:
         if otp is not None or not sys.stdin.isatty():
-            raise
+            raise MfaRequired(f"{err.message}: give it with --otp", details=err.details) from None
         code = typer.prompt("One-time code")
         result = call(service.login, parse(Login, email=email, phone=phone, password=password, otp=code), auth=False)
     store_tokens(result.tokens, insecure_storage=insecure_storage)

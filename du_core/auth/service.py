@@ -122,7 +122,7 @@ def login(session: Session, actor: Actor, req: Login) -> LoginResult:
     assert user is not None
     if user.mfa_enabled:
         if req.otp is None:
-            raise MfaRequired("this account uses two-factor authentication: give the code (--otp)")
+            raise MfaRequired("this account uses two-factor authentication: a one-time code is needed")
         from du_core.auth.mfa import accept_code
 
         if not accept_code(user, req.otp):
