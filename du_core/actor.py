@@ -168,6 +168,7 @@ PERMISSIONS: dict[str, Audience | frozenset[Role]] = {
     # market data
     "market.prices": Audience.anyone,
     "market.ticker": Audience.anyone,
+    "market.trades": Audience.anyone,  # public: price, quantity, side and time, never who traded
     "market.history": Audience.anyone,
     "market.analysis": Audience.self,
     "market.feeds": Audience.self,

@@ -1,4 +1,4 @@
-"""`du market prices|ticker|history|analysis|feeds|import`: market data from candles."""
+"""`du market prices|ticker|trades|history|analysis|feeds|import`: market data from candles and trades."""
 
 from __future__ import annotations
 
@@ -36,6 +36,21 @@ def ticker(symbol: SymbolArg):
     from du_cli.context import call
 
     return call(service.ticker, parse(SymbolQuery, symbol=symbol), auth=False)
+
+
+@command(app, "trades", title="Recent trades")
+def trades(
+    symbol: SymbolArg,
+    limit: Annotated[int, typer.Option("--limit", help="At most this many trades (1-500), the newest ones.")] = 50,
+):
+    """The newest trades of a pair, newest first: time, price, quantity and taker side (no login needed)."""
+    from du_core.market import service
+    from du_core.market.schemas import TradesQuery
+    from du_core.validation import parse
+
+    from du_cli.context import call
+
+    return call(service.trades, parse(TradesQuery, symbol=symbol, limit=limit), auth=False)
 
 
 @command(app, "history", title="Candles")

@@ -1,4 +1,4 @@
-"""Requests and results of market data: tickers, candles, analysis, feeds and imports.
+"""Requests and results of market data: tickers, candles, recent trades, analysis, feeds and imports.
 
 Prices, volumes and ranges are `Exact` decimals (JSON strings): an instrument's with the places of
 its tick and lot sizes, an imported symbol's as stored without trailing zeros. Statistical figures
@@ -32,6 +32,7 @@ Symbol = Annotated[str, StringConstraints(strip_whitespace=True, to_upper=True, 
 Interval = Literal["1m", "5m", "15m", "1h", "4h", "1d"]  # du_core.market.models.INTERVALS
 
 MAX_HISTORY = 5000
+MAX_TRADES = 500
 MAX_IMPORT_CHARS = 64_000_000  # about 500 000 daily rows of a wide CSV
 MAX_LOOKBACK_DAYS = 36_500
 MAX_WITH = 10
@@ -39,6 +40,13 @@ MAX_WITH = 10
 
 class SymbolQuery(Request):
     symbol: Symbol
+
+
+class TradesQuery(Request):
+    """The newest `limit` public trades of `symbol`."""
+
+    symbol: Symbol
+    limit: int = Field(default=50, ge=1, le=MAX_TRADES)
 
 
 class HistoryQuery(Request):
@@ -143,6 +151,21 @@ class HistoryView(View):
     source_interval: str | None  # the stored interval the candles were read (or aggregated) from
     note: str | None
     items: list[CandleRow]
+
+
+class MarketTrade(View):
+    """One trade as the market sees it: the fields of a trade on the live feed, and nobody's identity."""
+
+    id: int
+    at: datetime
+    price: Exact
+    quantity: Exact
+    taker_side: Literal["buy", "sell"]
+
+
+class TradesView(View):
+    symbol: str
+    items: list[MarketTrade]  # newest first
 
 
 class CorrelationRow(View):

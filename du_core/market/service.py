@@ -1,9 +1,9 @@
-"""Market data operations: prices, tickers, candle history, analysis, feeds and imports.
+"""Market data operations: prices, tickers, recent trades, candle history, analysis, feeds and imports.
 
 Everything here reads candles (written by the exchange's trades through `candles.RECORD`, or by
-`market.import`) and the resting orders; only the import writes, and only candles of source
-"import" and its feed's row. A symbol is known when it is an instrument of this exchange or has
-candles; any other symbol is NotFound.
+`market.import`), the resting orders and the trades themselves (their public part: never who
+traded); only the import writes, and only candles of source "import" and its feed's row. A symbol
+is known when it is an instrument of this exchange or has candles; any other symbol is NotFound.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from du_core.market import candles
 from du_core.market.models import INTERVALS, MarketFeed
 from du_core.market.schemas import (
     AnalysisQuery, AnalysisView, CandleRow, FeedView, HistoryQuery, HistoryView, ImportCandles, ImportView,
-    SymbolQuery, TickerView,
+    MarketTrade, SymbolQuery, TickerView, TradesQuery, TradesView,
 )
 from du_core.operations import operation
 from du_core.trading.models import Instrument
@@ -185,6 +185,34 @@ def ticker(session: Session, actor: Actor, req: SymbolQuery) -> TickerView:
         NotFound: an unknown symbol.
     """
     return ticker_of(session, lookup(session, req.symbol), _now())
+
+
+# recent trades
+
+# Newest first by id: a backward scan of ix_trades_symbol_id that stops after `limit` rows. One
+# symbol's trades are written under its instrument's lock, so their ids are in the order they happened.
+_RECENT_TRADES = """
+SELECT id, created_at, price, quantity, taker_side FROM trades
+WHERE symbol = %(symbol)s ORDER BY id DESC LIMIT %(limit)s
+"""
+
+
+@operation("market.trades")
+def trades(session: Session, actor: Actor, req: TradesQuery) -> TradesView:
+    """The newest public trades of a symbol, newest first: what the live feed says of each trade.
+
+    An imported symbol (candles only) has none.
+
+    Raises:
+        NotFound: an unknown symbol.
+    """
+    info = lookup(session, req.symbol)
+    if not info.instrument:  # only this exchange's instruments trade here
+        return TradesView(symbol=info.symbol, items=[])
+    rows = fast.execute(session, _RECENT_TRADES, {"symbol": info.symbol, "limit": req.limit}).fetchall()
+    return TradesView(symbol=info.symbol, items=[
+        MarketTrade(id=trade_id, at=at, price=info.price(price), quantity=info.volume(quantity), taker_side=side)
+        for trade_id, at, price, quantity, side in rows])
 
 
 # history

@@ -147,12 +147,23 @@ class TraderScreen(Screen):
         """Read what the screen shows once (the feed keeps the book and tape current after)."""
         from du_core.trading import info
 
-        def read() -> tuple[list[Any], list[Any], list[Any]]:
+        symbol, size = self.symbol, self.query_one(TradesTape).capacity
+
+        def read() -> tuple[list[Any], list[Any], list[Any], list[dict[str, Any]]]:
             market = self._market([p.symbol for p in self.du.call(info.pairs)])
             orders, fills = self._orders_and_fills()
-            return market, orders, fills
+            return market, orders, fills, self._recent_trades(symbol, size)
 
-        self.du.deliver(read, lambda found: self._loaded(*found))
+        self.du.deliver(read, lambda found: self._loaded(symbol, *found))
+
+    def _recent_trades(self, symbol: str, limit: int) -> list[dict[str, Any]]:
+        """The market's newest trades of `symbol`, newest first, spelt as the feed spells them (blocking)."""
+        from du_core.market import service
+        from du_core.market.schemas import TradesQuery
+        from du_core.validation import parse
+
+        view = self.du.call(service.trades, parse(TradesQuery, symbol=symbol, limit=limit))
+        return [trade.model_dump(mode="json") for trade in view.items]  # money and time as strings, like the feed
 
     def _market(self, symbols: list[str]) -> list[Any]:
         """The 24 h figures of each of `symbols` (blocking)."""
@@ -172,8 +183,11 @@ class TraderScreen(Screen):
         fills = self.du.call(info.trades, parse(TradeQuery, symbol=self.symbol, limit=FILLS))
         return orders.items, fills.items
 
-    def _loaded(self, market: list[Any], orders: list[Any], fills: list[Any]) -> None:
+    def _loaded(self, symbol: str, market: list[Any], orders: list[Any], fills: list[Any],
+                trades: list[dict[str, Any]]) -> None:
         self.query_one(Watchlist).show(market)
+        if symbol == self.symbol:  # else the trader moved on and a newer load is on its way
+            self.query_one(TradesTape).seed(trades)
         self.query_one(OrderEntry).symbol = self.symbol
         self._orders_loaded(orders, fills)
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import io
+import json
 from decimal import Decimal
 from typing import Any
 
@@ -107,6 +108,88 @@ def test_a_trade_made_outside_the_app_appears_in_the_tape_and_the_ladder_without
             watchlist = screen.query_one("Watchlist")
             await until(pilot, lambda: str(watchlist.get_row("BTC-USD")[3]) == "0.0200", "the day's volume",
                         timeout=8.0)
+
+    asyncio.run(scenario())
+
+
+def recent_trades(engine, token: str, symbol: str = "BTC-USD") -> list[Any]:
+    """The market's newest trades of `symbol`, as the core gives them to anyone."""
+    from du_core.market import service
+    from du_core.market.schemas import TradesQuery
+    from du_core.validation import parse
+
+    return as_user(engine, token, service.trades, parse(TradesQuery, symbol=symbol)).items
+
+
+def renotify(engine, symbol: str, trade: Any) -> None:
+    """Send a trade's notification again, as the exchange spells it: the feed delivering a trade that
+    the first read already brought (its notification came after that read)."""
+    from sqlalchemy import text
+
+    with engine.begin() as conn:
+        seq = conn.execute(text("SELECT book_seq FROM instruments WHERE symbol = :s"), {"s": symbol}).scalar_one()
+        payload = {"topic": "trades", "symbol": symbol, "seq": seq, "trades": [trade.model_dump(mode="json")]}
+        conn.execute(text("SELECT pg_notify('du_market', :p)"), {"p": json.dumps(payload)})
+
+
+def tape_rows(tape) -> list[str]:
+    """The tape's rows as drawn at its width (time, price, quantity), newest first."""
+    console = Console(width=tape.content_size.width, file=io.StringIO(), record=True)
+    console.print(tape.content)
+    return [line.strip() for line in console.export_text().splitlines()[1:]]
+
+
+def test_the_tape_opens_with_the_markets_recent_trades_and_a_new_trade_goes_on_top_once(du, home, engine):
+    trader(du, "t", USD="10000.00")
+    trader(du, "seller", BTC="1")
+    token, seller = token_of(home, "t"), token_of(home, "seller")
+    place_limit(engine, seller, "sell", "0.05", "51000")
+    place_as(engine, token, side="buy", type="market", quantity="0.02", tif="ioc")
+    [before] = recent_trades(engine, token)
+
+    async def scenario() -> None:
+        app = app_for(engine, token)
+        async with app.run_test(size=(160, 50)) as pilot:
+            screen = await ready(pilot)
+            tape = screen.query_one("TradesTape")
+            assert [(t["id"], t["price"], t["quantity"], t["taker_side"]) for t in tape.trades] == [
+                (before.id, "51000.00", "0.0200", "buy")]
+            [row] = tape_rows(tape)
+            assert row.split()[1:] == ["51000.00", "0.0200"]
+
+            await asyncio.to_thread(renotify, engine, "BTC-USD", before)
+            await asyncio.to_thread(place_as, engine, token, side="buy", type="market", quantity="0.01", tif="ioc")
+            await until(pilot, lambda: len(tape.trades) >= 2, "the new trade in the tape")
+            await pilot.pause(0.3)
+            after, _ = recent_trades(engine, token)
+            assert [(t["id"], t["quantity"]) for t in tape.trades] == [(after.id, "0.0100"), (before.id, "0.0200")]
+            assert [row.split()[1:] for row in tape_rows(tape)] == [["51000.00", "0.0100"], ["51000.00", "0.0200"]]
+
+    asyncio.run(scenario())
+
+
+def test_choosing_another_pair_in_the_watchlist_shows_that_pairs_recent_trades(du, home, engine):
+    trader(du, "t", USD="10000.00")
+    trader(du, "seller", BTC="1", ETH="1")
+    token, seller = token_of(home, "t"), token_of(home, "seller")
+    place_limit(engine, seller, "sell", "0.05", "51000")
+    place_as(engine, token, side="buy", type="market", quantity="0.02", tif="ioc")
+    place_as(engine, seller, symbol="ETH-USD", side="sell", type="limit", quantity="0.5", price="3000")
+    place_as(engine, token, symbol="ETH-USD", side="buy", type="market", quantity="0.01", tif="ioc")
+    [btc], [eth] = recent_trades(engine, token), recent_trades(engine, token, "ETH-USD")
+
+    async def scenario() -> None:
+        app = app_for(engine, token)
+        async with app.run_test(size=(160, 50)) as pilot:
+            screen = await ready(pilot)
+            tape = screen.query_one("TradesTape")
+            assert [t["id"] for t in tape.trades] == [btc.id]
+            watchlist = screen.query_one("Watchlist")
+            watchlist.focus()
+            watchlist.move_cursor(row=watchlist.get_row_index("ETH-USD"))
+            await pilot.press("enter")
+            await until(pilot, lambda: [t["id"] for t in tape.trades] == [eth.id], "the ETH-USD trade in the tape")
+            assert [(t["price"], t["quantity"]) for t in tape.trades] == [("3000.00", "0.010")]
 
     asyncio.run(scenario())
 
