@@ -78,7 +78,7 @@ class DuApp(App[None]):
         self.identify()
 
     def _load_preferences(self) -> None:
-        """The theme chosen last time in this profile (a missing or unreadable file is the default)."""
+        """The theme chosen last time (a missing or unreadable file means the default)."""
         if self.preferences is None:
             return
         try:
