@@ -118,6 +118,30 @@ class DuApp(App[None]):
 
         self.push_screen(LoginScreen(), self._logged_in)
 
+    def session_ended(self) -> None:
+        """Ask to log in again, once however many reads fail meanwhile; the screens stay under it."""
+        from du_tui.screens.login import LoginScreen
+
+        if any(isinstance(s, LoginScreen) for s in self.screen_stack):
+            return
+        self.notify("your session has ended: log in again", title="session ended", severity="warning")
+        self.push_screen(LoginScreen(), self._logged_in_again)
+
+    def _logged_in_again(self, result: LoginResult | None) -> None:
+        if result is None:
+            self.exit()
+            return
+        if self.on_login is not None:
+            self.on_login(result)
+        if self.user is not None and result.user.id != self.user.id:
+            # the screens hold the first user's figures: start again rather than mix two accounts
+            self.exit(message=f"logged in as {result.user.email}: run du tui again to open their workstation")
+            return
+        self.user = result.user
+        refresh = getattr(self.screen, "action_refresh", None) or getattr(self.screen, "load", None)
+        if callable(refresh):
+            refresh()
+
     def _logged_in(self, result: LoginResult | None) -> None:
         if result is None:
             self.exit()
@@ -225,10 +249,16 @@ class DuApp(App[None]):
                           on_status=on_status)
 
     def report(self, exc: BaseException) -> None:
-        """Show an error as a notification: the core's message, or the kind of a bug."""
-        from du_core.errors import DomainError
+        """Show an error as a notification: the core's message, or the kind of a bug.
 
-        if isinstance(exc, DomainError):
+        A session that ended while the app is open (logged out elsewhere, revoked) asks to log in
+        again instead, when the app can keep a new session (`on_login`).
+        """
+        from du_core.errors import AuthRequired, DomainError
+
+        if isinstance(exc, AuthRequired) and self.user is not None and self.on_login is not None:
+            self.session_ended()
+        elif isinstance(exc, DomainError):
             self.notify(exc.message, title=exc.code, severity="error")
         else:
             self.notify(f"internal error ({type(exc).__name__})", severity="error")

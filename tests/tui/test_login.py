@@ -251,3 +251,59 @@ def test_session_hooks_ask_for_a_login_until_one_is_stored(du):
         raise AssertionError("a profile without a session has no token")
     assert du.login(EMAIL).exit_code == 0
     assert token(None).startswith("dua_")
+
+
+async def logged_in_on_trader(pilot) -> Any:
+    await login_screen(pilot)
+    await type_credentials(pilot, EMAIL)
+    await until(pilot, lambda: screen_name(pilot) == "TraderScreen", "the trader screen")
+    return pilot.app.screen
+
+
+def test_a_session_ended_elsewhere_asks_once_to_log_in_again_and_the_screen_reads_again(du, engine):
+    from du_core.auth.service import logout
+    from du_core.db.runner import run
+
+    standard_user(du)
+
+    async def scenario() -> None:
+        app, held = app_without_session(engine)
+        async with app.run_test(size=(120, 40)) as pilot:
+            trader_screen = await logged_in_on_trader(pilot)
+            first = held.result.tokens.access_token
+            run(engine, logout, token=first)  # e.g. `du auth logout` in another terminal
+            trader_screen.load()
+            trader_screen.load()  # two failing reads: one question
+            await until(pilot, lambda: screen_name(pilot) == "LoginScreen", "the login screen again")
+            await pilot.pause(0.3)
+            assert [s for s in app.screen_stack if type(s).__name__ == "LoginScreen"] == [app.screen]
+            assert [n.title for n in app._notifications] == ["session ended"]
+            await type_credentials(pilot, EMAIL)
+            await until(pilot, lambda: app.screen is trader_screen, "back on the same trader screen")
+            assert held.result.tokens.access_token != first, "the new session is kept"
+            entry = trader_screen.query_one("OrderEntry")
+            await until(pilot, lambda: entry.symbol == "BTC-USD", "the screen's reads done with the new session")
+            assert app.is_running
+
+    asyncio.run(scenario())
+
+
+def test_logging_in_again_as_someone_else_closes_the_workstation_rather_than_mixing_accounts(du, engine):
+    from du_core.auth.service import logout
+    from du_core.db.runner import run
+
+    standard_user(du)
+    standard_user(du, "lan@example.com", "+84912345679")
+
+    async def scenario() -> None:
+        app, held = app_without_session(engine)
+        async with app.run_test(size=(120, 40)) as pilot:
+            trader_screen = await logged_in_on_trader(pilot)
+            run(engine, logout, token=held.result.tokens.access_token)
+            trader_screen.load()
+            await login_screen(pilot)
+            await type_credentials(pilot, "lan@example.com")
+            await until(pilot, lambda: not app.is_running, "the app closed")
+        assert held.result.user.email == "lan@example.com", "her session is kept for the next start"
+
+    asyncio.run(scenario())
