@@ -125,30 +125,25 @@ class DuApp(App[None]):
         if any(isinstance(s, LoginScreen) for s in self.screen_stack):
             return
         self.notify("your session has ended: log in again", title="session ended", severity="warning")
-        self.push_screen(LoginScreen(), self._logged_in_again)
-
-    def _logged_in_again(self, result: LoginResult | None) -> None:
-        if result is None:
-            self.exit()
-            return
-        if self.on_login is not None:
-            self.on_login(result)
-        if self.user is not None and result.user.id != self.user.id:
-            # the screens hold the first user's figures: start again rather than mix two accounts
-            self.exit(message=f"logged in as {result.user.email}: run du tui again to open their workstation")
-            return
-        self.user = result.user
-        refresh = getattr(self.screen, "action_refresh", None) or getattr(self.screen, "load", None)
-        if callable(refresh):
-            refresh()
+        self.push_screen(LoginScreen(), self._logged_in)
 
     def _logged_in(self, result: LoginResult | None) -> None:
+        """After the login screen: the first login enters the app; a later one resumes it."""
         if result is None:
             self.exit()
             return
         if self.on_login is not None:
             self.on_login(result)
-        self.enter(result.user)
+        if self.user is None:
+            self.enter(result.user)
+        elif result.user.id != self.user.id:
+            # the screens hold the first user's figures: start again rather than mix two accounts
+            self.exit(message=f"logged in as {result.user.email}: run du tui again to open their workstation")
+        else:
+            self.user = result.user
+            refresh = getattr(self.screen, "action_refresh", None) or getattr(self.screen, "load", None)
+            if callable(refresh):
+                refresh()
 
     def enter(self, user: WhoAmI) -> None:
         """Register the screens this user may open and show the trader screen."""

@@ -55,6 +55,7 @@ class MarketFeed:
         self._latest: BookLevels | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stopped = False
+        self._listener: Listener | None = None
         self.book = BookState(symbol)
 
     def take_latest(self) -> BookLevels | None:
@@ -86,8 +87,6 @@ class MarketFeed:
         await self._main()
 
     # -- the database source ---------------------------------------------------------------------
-
-    _listener: Listener | None = None
 
     async def _close(self) -> None:
         if self._listener is not None:
