@@ -416,8 +416,10 @@ def test_every_tab_fits_the_terminal(du, home, engine, size):
         async with app.run_test(size=size) as pilot:
             screen = await console(pilot)
             instruments = screen.query_one("#dash-instruments")
+            summary = screen.query_one("#dash-summary")
+            # the figures arrive before the layout that makes room for them: wait for the next one
+            await until(pilot, lambda: summary.region.height >= 5, "the summary laid out with its figures")
             assert instruments.region.bottom <= size[1] - 1 and instruments.size.height >= 5
-            assert screen.query_one("#dash-summary").region.height >= 5
             await tab(pilot, screen, "2", "users")
             users = screen.query_one("AdminUsers")
             await until(pilot, lambda: users.page is not None, "the first page")
